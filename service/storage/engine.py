@@ -1,0 +1,110 @@
+"""Database handle: one async engine and its session factories, for SQLite (embedded) or PostgreSQL.
+
+Two session factories exist because SQLite and PostgreSQL differ in how a transaction that reads and then
+writes meets a concurrent writer. On SQLite a deferred `BEGIN` takes a read snapshot; upgrading it to a
+writer after another connection committed fails at once with "database is locked" (the busy timeout does
+not apply to that case). `write_sessions` therefore starts SQLite transactions with `BEGIN IMMEDIATE`,
+which queues for the write lock up front. On PostgreSQL both factories are the same; callers rely on
+constraints and row locks there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import URL, Connection, event, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+SQLITE_DRIVER = "sqlite+aiosqlite"
+POSTGRES_DRIVER = "postgresql+asyncpg"
+
+# How long a SQLite connection waits for another connection's write lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+# Execution option read by the SQLite `begin` hook; set on the engine behind `write_sessions`.
+_WRITE_INTENT = "backhaul_write_intent"
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    url: URL
+    engine: AsyncEngine
+    # Sessions for reads and for writes that do not read first.
+    sessions: async_sessionmaker[AsyncSession]
+    # Sessions for transactions that read and then write (see the module docstring).
+    write_sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.url.get_backend_name()
+
+    def writer_engine(self) -> AsyncEngine:
+        """The engine behind `write_sessions`, for work that needs a connection rather than a session."""
+        return self.engine.execution_options(**{_WRITE_INTENT: True})
+
+    async def dispose(self) -> None:
+        """Close every pooled connection; the handle must not be used afterwards."""
+        await self.engine.dispose()
+
+
+def create_database(url: str | URL, *, pool_size: int = 10, echo: bool = False) -> Database:
+    """Open a handle on `sqlite+aiosqlite:///path` or `postgresql+asyncpg://...` (no I/O happens yet).
+
+    `pool_size` applies to PostgreSQL: connections kept open per process, with as many again allowed in
+    bursts. SQLite keeps the driver's default pool: one writer at a time is all the file allows anyway.
+    """
+    parsed = make_url(url)
+    driver = parsed.drivername
+    if driver == SQLITE_DRIVER:
+        engine = create_async_engine(parsed, echo=echo)
+        _configure_sqlite(engine)
+    elif driver == POSTGRES_DRIVER:
+        engine = create_async_engine(
+            parsed,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            # Replicas outlive database restarts and idle-connection reapers; check before use.
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            connect_args={"server_settings": {"application_name": "backhaul"}},
+        )
+    else:
+        raise ValueError(
+            f"unsupported database URL scheme {driver!r}: expected {SQLITE_DRIVER}:///path "
+            f"or {POSTGRES_DRIVER}://user@host/db"
+        )
+    writer = engine.execution_options(**{_WRITE_INTENT: True})
+    return Database(
+        url=parsed,
+        engine=engine,
+        sessions=async_sessionmaker(engine, expire_on_commit=False),
+        write_sessions=async_sessionmaker(writer, expire_on_commit=False),
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # Take transaction control away from the sqlite3 module (which skips BEGIN before SELECT and
+        # breaks SAVEPOINT); the `begin` hook below emits BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching to WAL needs a lock that a concurrent opener may hold.
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            # With WAL, NORMAL loses no committed data on a process crash, only possibly on power loss.
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        options: dict[str, Any] = dict(connection.get_execution_options())
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE_INTENT) else "BEGIN")

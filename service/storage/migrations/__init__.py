@@ -1,0 +1,1 @@
+"""Alembic migration scripts for Backhaul's database; run through service.storage.schema."""
