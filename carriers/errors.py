@@ -64,6 +64,25 @@ class Unavailable(CarrierError):
     default_retryable = True
 
 
+class TimedOut(Unavailable):
+    """No answer within the per-call timeout or the caller's deadline."""
+
+    code = "TIMEOUT"
+
+
+class CircuitOpen(Unavailable):
+    """Refused without calling: the account's circuit breaker is open after repeated failures.
+
+    Still `retryable` for the client (later), but the resilience layer does not retry it within a call.
+    """
+
+    code = "CIRCUIT_OPEN"
+
+    def __init__(self, message: str, *, retry_after_seconds: float | None = None, carrier: str = "") -> None:
+        super().__init__(message, carrier=carrier)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class MalformedResponse(CarrierError):
     """The carrier answered something we cannot read (bad JSON, missing fields)."""
 
