@@ -1,0 +1,225 @@
+"""Service configuration: `BACKHAUL_*` environment variables over an optional TOML file over defaults.
+
+Precedence: environment > file named by BACKHAUL_CONFIG > built-in defaults (the embedded ones: SQLite in the
+working directory, in-process bus, data files shipped in service/defaults/). Everything is validated at start;
+a bad value raises ConfigError naming the setting (and the file when it came from one).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "BACKHAUL_"
+CONFIG_FILE_VARIABLE = "BACKHAUL_CONFIG"
+
+
+class ConfigError(ValueError):
+    def __init__(self, setting: str, message: str, *, source: str = "environment") -> None:
+        super().__init__(f"{source}: {setting}: {message}")
+        self.setting = setting
+        self.source = source
+
+
+def default_data_file(name: str) -> Path:
+    """A data file shipped with the service (carrier accounts, hubs, return policies, FX rates)."""
+    return Path(str(files("service.defaults").joinpath(name)))
+
+
+def _parse_address(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host:
+        raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:50051")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"port {port!r} is not a number from 0 to 65535")
+    return value
+
+
+def _parse_database_url(value: str) -> str:
+    scheme = urlsplit(value).scheme
+    if scheme not in {"sqlite+aiosqlite", "postgresql+asyncpg"}:
+        raise ValueError("expected a sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db URL")
+    return value
+
+
+def _parse_bus_url(value: str) -> str:
+    if value in {"", "memory://"}:
+        return "memory://"
+    if urlsplit(value).scheme not in {"nats", "tls"}:
+        raise ValueError("expected memory:// (in-process) or nats://host:4222")
+    return value
+
+
+def _parse_positive_float(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be greater than zero")
+    return number
+
+
+def _parse_log_format(value: str) -> str:
+    if value not in {"json", "console"}:
+        raise ValueError("expected 'json' or 'console'")
+    return value
+
+
+def _parse_log_level(value: str) -> str:
+    upper = value.upper()
+    if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+    return upper
+
+
+def _parse_existing_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise ValueError(f"no such file: {value}")
+    return path
+
+
+def _parse_secret(value: str) -> str:
+    if len(value) < 32:
+        raise ValueError(
+            "must be at least 32 characters; make one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+        )
+    return value
+
+
+def _meta(parse: Callable[[str], Any], doc: str) -> dict[str, Any]:
+    return {"parse": parse, "doc": doc}
+
+
+@dataclass(frozen=True)
+class Settings:
+    grpc_address: str = field(
+        default="127.0.0.1:50051",
+        metadata=_meta(_parse_address, "gRPC listen address (port 0 picks a free one)"),
+    )
+    http_address: str = field(
+        default="127.0.0.1:8080",
+        metadata=_meta(_parse_address, "HTTP listen address: /healthz, /metrics, webhooks"),
+    )
+    database_url: str = field(
+        default="sqlite+aiosqlite:///backhaul.db",
+        metadata=_meta(_parse_database_url, "SQLAlchemy URL: SQLite (embedded default) or PostgreSQL"),
+    )
+    bus_url: str = field(
+        default="memory://",
+        metadata=_meta(_parse_bus_url, "event bus: memory:// (in-process) or nats://host:4222 (JetStream)"),
+    )
+    log_level: str = field(default="INFO", metadata=_meta(_parse_log_level, "DEBUG, INFO, WARNING or ERROR"))
+    log_format: str = field(
+        default="json", metadata=_meta(_parse_log_format, "json (one object per line) or console")
+    )
+    quote_token_secret: str = field(
+        default="",
+        metadata=_meta(
+            _parse_secret,
+            "HMAC secret signing quote and tracking tokens; all replicas must share it. Unset: a random "
+            "per-process secret (fine for one process, breaks tokens across replicas)",
+        ),
+    )
+    quote_budget_seconds: float = field(
+        default=5.0,
+        metadata=_meta(_parse_positive_float, "time budget of a quote when the caller sets no deadline"),
+    )
+    drain_seconds: float = field(
+        default=20.0,
+        metadata=_meta(_parse_positive_float, "on SIGTERM, how long in-flight calls may take to finish"),
+    )
+    carriers_file: Path = field(
+        default_factory=lambda: default_data_file("carriers.toml"),
+        metadata=_meta(_parse_existing_file, "carrier accounts (TOML)"),
+    )
+    hubs_file: Path = field(
+        default_factory=lambda: default_data_file("hubs.toml"),
+        metadata=_meta(_parse_existing_file, "returns hubs (TOML)"),
+    )
+    return_policies_file: Path = field(
+        default_factory=lambda: default_data_file("return_policies.toml"),
+        metadata=_meta(_parse_existing_file, "return policies per market (TOML)"),
+    )
+    fx_rates_file: Path = field(
+        default_factory=lambda: default_data_file("fx_rates.toml"),
+        metadata=_meta(_parse_existing_file, "FX reference rates with their as-of date (TOML)"),
+    )
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        config_path = environ.get(CONFIG_FILE_VARIABLE)
+        if config_path:
+            values.update(_read_file(Path(config_path)))
+        known = {f.name for f in fields(cls)}
+        for name, raw in environ.items():
+            if not name.startswith(ENV_PREFIX) or name == CONFIG_FILE_VARIABLE:
+                continue
+            key = name.removeprefix(ENV_PREFIX).lower()
+            if key not in known:
+                raise ConfigError(name, f"unknown setting; known: {', '.join(sorted(_env_names()))}")
+            values[key] = _parse(key, raw, source="environment", label=name)
+        return cls(**values)
+
+    def describe(self) -> dict[str, str]:
+        """Settings as strings for a start-up log line, secrets masked."""
+        shown = {f.name: str(getattr(self, f.name)) for f in fields(self)}
+        shown["quote_token_secret"] = "set" if self.quote_token_secret else "unset (per-process random)"
+        shown["database_url"] = _mask_password(self.database_url)
+        shown["bus_url"] = _mask_password(self.bus_url)
+        return shown
+
+
+def _env_names() -> list[str]:
+    return [ENV_PREFIX + f.name.upper() for f in fields(Settings)]
+
+
+def _parse(key: str, raw: str, *, source: str, label: str) -> Any:
+    meta = next(f for f in fields(Settings) if f.name == key).metadata
+    try:
+        return meta["parse"](raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(label, f"{raw!r} is invalid: {exc}", source=source) from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    source = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(CONFIG_FILE_VARIABLE, f"no such file: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(CONFIG_FILE_VARIABLE, f"not valid TOML: {exc}", source=source) from None
+    known = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        if key not in known:
+            raise ConfigError(key, f"unknown setting; known: {', '.join(sorted(known))}", source=source)
+        values[key] = _parse(key, str(raw), source=source, label=key)
+    return values
+
+
+def _mask_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def reference() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) rows for the README and `backhaul config`."""
+    rows = []
+    defaults = Settings()
+    for f in fields(Settings):
+        default = getattr(defaults, f.name)
+        if isinstance(default, Path):
+            default = f"service/defaults/{default.name}"
+        rows.append((ENV_PREFIX + f.name.upper(), str(default) or "(unset)", f.metadata["doc"]))
+    return rows

@@ -1,0 +1,174 @@
+"""The server interceptor every RPC passes through.
+
+In order: a correlation id (from `x-request-id` or new); authentication (every method but the public
+health and reflection services); the call itself; error mapping (application and carrier errors become
+rich statuses, anything unexpected is logged with the correlation id and answered INTERNAL without
+internals); metrics. Handlers are wrapped rather than intercepted so that the principal is bound in the
+handler's own task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import inspect
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import structlog
+from grpc.aio import AbortError
+
+from carriers.errors import CarrierError
+from service.auth import Authenticator, Principal, bearer_credential, bind_principal, reset_principal
+from service.errors import ApplicationError, Unauthenticated
+from service.grpc.status import MappedStatus, internal_status, to_grpc_status
+from service.metrics import ServiceMetrics
+
+PUBLIC_SERVICES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+
+log = structlog.get_logger("backhaul.rpc")
+
+
+class RpcPipeline(grpc.aio.ServerInterceptor):
+    def __init__(self, authenticator: Authenticator, metrics: ServiceMetrics) -> None:
+        self._authenticator = authenticator
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method: str = handler_call_details.method
+        public = method.startswith(PUBLIC_SERVICES)
+        return _wrap(handler, method, public, self)
+
+    @contextlib.asynccontextmanager
+    async def call(
+        self, method: str, public: bool, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        structlog.contextvars.clear_contextvars()
+        self._metrics.rpc_in_flight.inc()
+        code = "OK"
+        token = None
+        try:
+            token = await self._authenticate(method, public, context)
+            yield
+            code = _code_of(context, "OK")
+        except AbortError:
+            code = _code_of(context, "UNKNOWN")
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            code = "CANCELLED"
+            raise
+        except Exception as exc:
+            mapped = self._map(exc)
+            code = mapped.code.name
+            await context.abort(mapped.status.code, mapped.status.details, mapped.status.trailing_metadata)
+        finally:
+            if token is not None:
+                reset_principal(token)
+            self._metrics.rpc_in_flight.dec()
+            self._metrics.observe_rpc(method, code, time.perf_counter() - started)
+
+    async def _authenticate(
+        self, method: str, public: bool, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> contextvars.Token[Principal | None] | None:
+        metadata = context.invocation_metadata()
+        request_id = next(
+            (v for k, v in metadata or () if k == "x-request-id" and isinstance(v, str) and v), ""
+        )
+        structlog.contextvars.bind_contextvars(
+            correlation_id=request_id[:64] or uuid.uuid4().hex, method=method
+        )
+        if public:
+            return None
+        credential = bearer_credential(metadata)
+        principal = await self._authenticator.authenticate(credential) if credential else None
+        if principal is None:
+            raise Unauthenticated(
+                "unknown or revoked API key"
+                if credential
+                else "missing `authorization: Bearer <api key>` metadata"
+            )
+        structlog.contextvars.bind_contextvars(merchant_id=principal.merchant_id)
+        return bind_principal(principal)
+
+    def _map(self, exc: Exception) -> MappedStatus:
+        if isinstance(exc, ApplicationError | CarrierError):
+            return to_grpc_status(exc)
+        correlation_id = str(structlog.contextvars.get_contextvars().get("correlation_id", "unknown"))
+        log.error("rpc.unexpected_error", exc_info=exc)
+        return internal_status(correlation_id)
+
+    @property
+    def metrics(self) -> ServiceMetrics:
+        return self._metrics
+
+
+def _code_of(context: grpc.aio.ServicerContext[Any, Any], default: str) -> str:
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    return default
+
+
+def _wrap(
+    handler: grpc.RpcMethodHandler, method: str, public: bool, pipeline: RpcPipeline
+) -> grpc.RpcMethodHandler:
+    if handler.request_streaming and handler.response_streaming:
+        return grpc.stream_stream_rpc_method_handler(
+            _wrap_streaming(handler.stream_stream, method, public, pipeline),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    if handler.response_streaming:
+        return grpc.unary_stream_rpc_method_handler(
+            _wrap_streaming(handler.unary_stream, method, public, pipeline),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    if handler.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(
+            _wrap_unary(handler.stream_unary, method, public, pipeline),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return grpc.unary_unary_rpc_method_handler(
+        _wrap_unary(handler.unary_unary, method, public, pipeline),
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _wrap_unary(behavior: Any, method: str, public: bool, pipeline: RpcPipeline) -> Any:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async with pipeline.call(method, public, context):
+            return await behavior(request, context)
+
+    return wrapped
+
+
+def _wrap_streaming(behavior: Any, method: str, public: bool, pipeline: RpcPipeline) -> Any:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        async with pipeline.call(method, public, context):
+            produced = behavior(request, context)
+            if inspect.isasyncgen(produced):
+                async for response in produced:
+                    yield response
+            else:  # a coroutine that writes with context.write()
+                await produced
+
+    return wrapped
