@@ -127,8 +127,8 @@ class ApiKeyRepository:
             statement = statement.where(ApiKeyRow.merchant_id == merchant_id)
         return _rowcount(await self._session.execute(statement)) == 1
 
-    async def record_use(self, key_id: str, at: datetime, *, unless_used_since: datetime) -> bool:
-        """Set last_used_at unless it is already at or after `unless_used_since`; True when written.
+    async def record_use(self, key_id: str, at: datetime, *, unless_used_after: datetime) -> bool:
+        """Set last_used_at unless it is already later than `unless_used_after`; True when written.
 
         The condition sits in the UPDATE so that replicas racing on the same key write it once.
         """
@@ -136,7 +136,7 @@ class ApiKeyRepository:
             update(ApiKeyRow)
             .where(
                 ApiKeyRow.id == key_id,
-                (ApiKeyRow.last_used_at.is_(None)) | (ApiKeyRow.last_used_at < unless_used_since),
+                (ApiKeyRow.last_used_at.is_(None)) | (ApiKeyRow.last_used_at <= unless_used_after),
             )
             .values(last_used_at=at)
             .execution_options(synchronize_session=False)

@@ -130,7 +130,7 @@ class Tenancy:
         if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
             async with UnitOfWork(self._database) as uow:
                 await uow.api_keys.record_use(
-                    credential.key_id, now, unless_used_since=now - LAST_USED_RESOLUTION
+                    credential.key_id, now, unless_used_after=now - LAST_USED_RESOLUTION
                 )
                 await uow.commit()
         merchant_id = stored.key.merchant_id
