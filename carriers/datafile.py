@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 class DataFileError(ValueError):
@@ -164,7 +165,7 @@ class DataTable:
         for index, entry in enumerate(value):
             yield DataTable(entry, self.source, f"{self.field_path(key)}[{index}]")
 
-    def checked(self, key: str, value: T, check: Callable[[T], T]) -> T:
+    def checked(self, key: str, value: T, check: Callable[[T], U]) -> U:
         """Apply a domain validator (validate_country...), reporting its ValueError at this field."""
         try:
             return check(value)

@@ -1,0 +1,1 @@
+"""Packaged rate cards, one TOML file per partner (file name = card id)."""
