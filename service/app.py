@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from service.auth import Principal
 from service.config import Settings
@@ -41,7 +42,7 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
     if migrate:
         await upgrade_database(settings.database_url)
     database = create_database(settings.database_url)
-    tenancy = Tenancy(database)
+    tenancy = Tenancy(database, cache_ttl=timedelta(seconds=settings.auth_cache_seconds))
     return Application(
         settings=settings,
         database=database,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -54,9 +55,9 @@ def current_merchant() -> str:
     return principal.merchant_id
 
 
-def bearer_credential(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str | None:
+def bearer_credential(metadata: Iterable[tuple[str, str | bytes]]) -> str | None:
     """The credential of an `authorization: Bearer <credential>` metadata entry."""
-    for key, value in metadata or ():
+    for key, value in metadata:
         if key.lower() != "authorization":
             continue
         text = value.decode() if isinstance(value, bytes) else value

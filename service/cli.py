@@ -88,8 +88,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
         await tenancy.ensure_merchant(args.merchant, args.merchant_name or args.merchant)
         key, plaintext = await tenancy.create_api_key(args.merchant, args.name)
         err.print(
-            f"API key {key.key_id} created for merchant {args.merchant}. "
-            "It is shown once, below; store it now."
+            f"API key {key.id} created for merchant {args.merchant}. It is shown once, below; store it now."
         )
         print(plaintext)
         return 0
@@ -113,7 +112,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
         table = Table("key id", "name", "created", "last used", "revoked")
         for key in await tenancy.list_api_keys(args.merchant):
             table.add_row(
-                key.key_id, key.name, str(key.created_at), str(key.last_used_at or ""), str(key.revoked_at or "")
+                key.id, key.name, str(key.created_at), str(key.last_used_at or ""), str(key.revoked_at or "")
             )
         Console().print(table)
         return 0
@@ -150,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply migrations (idempotent)").set_defaults(func=cmd_db_upgrade)
     db.add_parser("current", help="show the schema revision").set_defaults(func=cmd_db_current)
 
-    keys = commands.add_parser("keys", help="merchant API keys").add_subparsers(dest="keys_command", required=True)
+    keys = commands.add_parser("keys", help="merchant API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
     create = keys.add_parser("create", help="create a key; prints it alone on the last line, once")
     create.add_argument("--merchant", required=True, help="merchant id (created when new)")
     create.add_argument("--merchant-name", default="", help="display name for a new merchant")

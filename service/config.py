@@ -63,6 +63,13 @@ def _parse_positive_float(value: str) -> float:
     return number
 
 
+def _parse_non_negative_float(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError("must not be negative")
+    return number
+
+
 def _parse_log_format(value: str) -> str:
     if value not in {"json", "console"}:
         raise ValueError("expected 'json' or 'console'")
@@ -129,6 +136,14 @@ class Settings:
     quote_budget_seconds: float = field(
         default=5.0,
         metadata=_meta(_parse_positive_float, "time budget of a quote when the caller sets no deadline"),
+    )
+    auth_cache_seconds: float = field(
+        default=30.0,
+        metadata=_meta(
+            _parse_non_negative_float,
+            "how long a verified API key is trusted before it is checked again (bounds how long a key "
+            "revoked on another replica keeps working); 0 checks every call",
+        ),
     )
     drain_seconds: float = field(
         default=20.0,

@@ -36,17 +36,20 @@ PUBLIC_SERVICES = (
 
 log = structlog.get_logger("backhaul.rpc")
 
+# Outcomes that are routine for a client; everything else is logged at INFO for audit and debugging.
+_QUIET_CODES = frozenset({"OK", "CANCELLED", "NOT_FOUND"})
 
-class RpcPipeline(grpc.aio.ServerInterceptor):
+
+class RpcPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def __init__(self, authenticator: Authenticator, metrics: ServiceMetrics) -> None:
         self._authenticator = authenticator
         self._metrics = metrics
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
@@ -81,7 +84,12 @@ class RpcPipeline(grpc.aio.ServerInterceptor):
             if token is not None:
                 reset_principal(token)
             self._metrics.rpc_in_flight.dec()
-            self._metrics.observe_rpc(method, code, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self._metrics.observe_rpc(method, code, elapsed)
+            if code not in _QUIET_CODES:
+                log.info("rpc.refused", code=code, duration_ms=round(elapsed * 1000, 2))
+            else:
+                log.debug("rpc.completed", code=code, duration_ms=round(elapsed * 1000, 2))
 
     async def _authenticate(
         self, method: str, public: bool, context: grpc.aio.ServicerContext[Any, Any]
@@ -95,7 +103,7 @@ class RpcPipeline(grpc.aio.ServerInterceptor):
         )
         if public:
             return None
-        credential = bearer_credential(metadata)
+        credential = bearer_credential(tuple(metadata or ()))
         principal = await self._authenticator.authenticate(credential) if credential else None
         if principal is None:
             raise Unauthenticated(
@@ -126,8 +134,8 @@ def _code_of(context: grpc.aio.ServicerContext[Any, Any], default: str) -> str:
 
 
 def _wrap(
-    handler: grpc.RpcMethodHandler, method: str, public: bool, pipeline: RpcPipeline
-) -> grpc.RpcMethodHandler:
+    handler: grpc.RpcMethodHandler[Any, Any], method: str, public: bool, pipeline: RpcPipeline
+) -> grpc.RpcMethodHandler[Any, Any]:
     if handler.request_streaming and handler.response_streaming:
         return grpc.stream_stream_rpc_method_handler(
             _wrap_streaming(handler.stream_stream, method, public, pipeline),

@@ -49,8 +49,8 @@ def _unimplemented(method: MethodDescriptor) -> Any:
     return unary
 
 
-def service_handler(service: ServiceDescriptor, servicer: object | None) -> grpc.GenericRpcHandler:
-    handlers: dict[str, grpc.RpcMethodHandler] = {}
+def service_handler(service: ServiceDescriptor, servicer: object | None) -> grpc.GenericRpcHandler[Any, Any]:
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in service.methods:
         behavior = getattr(servicer, method.name, None) or _unimplemented(method)
         request_type = GetMessageClass(method.input_type)
