@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import timedelta
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import timedelta
 from importlib.metadata import version
 from typing import Any
 

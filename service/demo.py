@@ -105,7 +105,8 @@ async def run_demo(console: Console, *, verbose_logs: bool = False) -> int:
             console.rule("[bold]Backhaul demo")
             console.print(
                 f"A throwaway server: gRPC on 127.0.0.1:{ports.grpc}, HTTP on 127.0.0.1:{ports.http}, "
-                f"database {workdir}/demo.db. Demo merchant [bold]{DEMO_MERCHANT}[/] with API key id {key.id}."
+                f"database {workdir}/demo.db. Demo merchant [bold]{DEMO_MERCHANT}[/] "
+                f"with API key id {key.id}."
             )
             async with grpc.aio.insecure_channel(f"127.0.0.1:{ports.grpc}") as channel:
                 client = DemoClient(channel, plaintext)

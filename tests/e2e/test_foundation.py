@@ -115,7 +115,8 @@ def test_http_side_serves_health_and_metrics(server: ServerProcess, api_key: str
 def test_keys_create_prints_the_key_alone_on_its_last_line(server: ServerProcess) -> None:
     result = run_cli(["keys", "create", "--merchant", "merchant-b"], server.env)
     last = result.stdout.strip().splitlines()[-1]
-    assert last.startswith("bh_") and " " not in last
+    assert last.startswith("bh_")
+    assert " " not in last
     listing = run_cli(["keys", "list", "--merchant", "merchant-b"], server.env).stdout
     assert last not in listing
     assert last.split("_")[1] in listing  # the public key id is listed, the secret is not
