@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--deps-dir",
         type=Path,
         default=DEPS_DIR,
-        help="where to stage the google/type protos (default: %(default)s)",
+        help="where to stage the google/type protos; --check uses a temporary one (default: %(default)s)",
     )
     args = parser.parse_args(argv)
     proto_root: Path = args.proto_root.resolve()
