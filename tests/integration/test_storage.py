@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
@@ -26,7 +28,7 @@ from service.storage import (
 )
 from service.storage.credentials import ApiKeyCredential, digest_secret
 from service.storage.repositories import Merchant
-from service.storage.schema import MIGRATION_LOCK_ID
+from service.storage.schema import MIGRATION_LOCK_ID, alembic_config
 from service.storage.tables import Base
 
 
@@ -138,6 +140,26 @@ def _schema_differences(connection: Connection) -> list[object]:
 async def test_tables_match_the_migrations(database: Database) -> None:
     async with database.engine.connect() as connection:
         assert await connection.run_sync(_schema_differences) == []
+
+
+async def test_alembic_api_used_directly_opens_its_own_engine(database_url: str) -> None:
+    # The path a developer takes for `check` and `revision --autogenerate`; env.py runs its own loop,
+    # so it is called from a worker thread.
+    config = alembic_config(database_url)
+    await asyncio.to_thread(command.upgrade, config, "head")
+    assert await current_revision(database_url) == head_revision()
+    await asyncio.to_thread(command.check, config)  # raises when the tables have unmigrated changes
+
+
+def test_offline_mode_renders_the_migration_sql(database_url: str) -> None:
+    output = io.StringIO()
+    config = alembic_config(database_url)
+    config.output_buffer = output
+    command.upgrade(config, "head", sql=True)
+    sql = output.getvalue()
+    assert "CREATE TABLE merchants" in sql
+    assert "CREATE TABLE api_keys" in sql
+    assert "INSERT INTO alembic_version (version_num) VALUES ('0001')" in sql
 
 
 # Engine settings
