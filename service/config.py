@@ -149,6 +149,19 @@ class Settings:
         default=20.0,
         metadata=_meta(_parse_positive_float, "on SIGTERM, how long in-flight calls may take to finish"),
     )
+    tls_cert_file: Path | None = field(
+        default=None,
+        metadata=_meta(_parse_existing_file, "PEM certificate chain: the gRPC port serves TLS when set"),
+    )
+    tls_key_file: Path | None = field(
+        default=None, metadata=_meta(_parse_existing_file, "PEM private key of the TLS certificate")
+    )
+    tls_client_ca_file: Path | None = field(
+        default=None,
+        metadata=_meta(
+            _parse_existing_file, "PEM CA bundle: when set, clients must show a certificate it signed (mTLS)"
+        ),
+    )
     carriers_file: Path = field(
         default_factory=lambda: default_data_file("carriers.toml"),
         metadata=_meta(_parse_existing_file, "carrier accounts (TOML)"),
@@ -165,6 +178,20 @@ class Settings:
         default_factory=lambda: default_data_file("fx_rates.toml"),
         metadata=_meta(_parse_existing_file, "FX reference rates with their as-of date (TOML)"),
     )
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ConfigError(
+                "BACKHAUL_TLS_CERT_FILE", "TLS needs both BACKHAUL_TLS_CERT_FILE and BACKHAUL_TLS_KEY_FILE"
+            )
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ConfigError(
+                "BACKHAUL_TLS_CLIENT_CA_FILE", "mutual TLS needs a server certificate and key too"
+            )
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.tls_cert_file is not None
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -236,5 +263,7 @@ def reference() -> list[tuple[str, str, str]]:
         default = getattr(defaults, f.name)
         if isinstance(default, Path):
             default = f"service/defaults/{default.name}"
+        elif default is None:
+            default = ""
         rows.append((ENV_PREFIX + f.name.upper(), str(default) or "(unset)", f.metadata["doc"]))
     return rows

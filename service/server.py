@@ -45,6 +45,23 @@ class BoundPorts:
     http: int
 
 
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials:
+    assert settings.tls_cert_file is not None
+    assert settings.tls_key_file is not None
+    client_ca = settings.tls_client_ca_file.read_bytes() if settings.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+
+
+def _tls_mode(settings: Settings) -> str:
+    if settings.tls_client_ca_file is not None:
+        return "mutual"
+    return "server" if settings.tls_enabled else "off"
+
+
 class BackhaulServer:
     def __init__(self, application: Application) -> None:
         self.application = application
@@ -62,7 +79,10 @@ class BackhaulServer:
             self._grpc,
         )
         self._service_names = names
-        self._grpc_port = self._grpc.add_insecure_port(settings.grpc_address)
+        if settings.tls_enabled:
+            self._grpc_port = self._grpc.add_secure_port(settings.grpc_address, _server_credentials(settings))
+        else:
+            self._grpc_port = self._grpc.add_insecure_port(settings.grpc_address)
         if self._grpc_port == 0:
             raise OSError(f"cannot listen for gRPC on {settings.grpc_address}")
         host, _, port = settings.http_address.rpartition(":")
@@ -89,7 +109,13 @@ class BackhaulServer:
         http_port = self._http.servers[0].sockets[0].getsockname()[1]
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         ports = BoundPorts(grpc=self._grpc_port, http=http_port)
-        log.info("server.started", grpc_port=ports.grpc, http_port=ports.http, services=self._service_names)
+        log.info(
+            "server.started",
+            grpc_port=ports.grpc,
+            http_port=ports.http,
+            tls=_tls_mode(self.application.settings),
+            services=self._service_names,
+        )
         return ports
 
     async def _set_health(self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,11 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _plaintext_health(port: int) -> health_pb2.HealthCheckResponse:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
 
 
 def run_cli(args: list[str], env: Mapping[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -66,25 +71,29 @@ class ServerProcess:
         return result.stdout.strip().splitlines()[-1]
 
     def start(self, timeout: float = 30.0) -> None:
+        """Start and wait until the plaintext health check says SERVING."""
+        self.start_with(_plaintext_health, timeout)
+
+    def start_with(
+        self, probe: Callable[[int], health_pb2.HealthCheckResponse], timeout: float = 30.0
+    ) -> None:
+        """Start and wait until `probe(grpc_port)` says SERVING (TLS servers need a TLS probe)."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [BACKHAUL, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
         )
         deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(self.target) as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
-                try:
-                    reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                except grpc.RpcError:
-                    pass
-                time.sleep(0.1)
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.logs()}")
+            try:
+                if probe(self.grpc_port).status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
         self.stop()
-        raise TimeoutError(f"server not SERVING within {timeout}s:\n{self.log_path.read_text()}")
+        raise TimeoutError(f"server not SERVING within {timeout}s:\n{self.logs()}")
 
     def terminate(self) -> int:
         """SIGTERM and wait; the exit code."""
