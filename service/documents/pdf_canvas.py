@@ -8,7 +8,7 @@ from reportlab.lib.colors import Color
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
-from service.documents.typeface import Script, font_runs, register_fonts
+from service.documents.typeface import font_runs, register_fonts
 
 AUTHOR = "Backhaul"
 
@@ -31,14 +31,13 @@ def draw_line(
     size: float,
     *,
     bold: bool = False,
-    script: Script = Script.LATIN,
     color: Color | None = None,
 ) -> float:
     """Draw one line run by run, each in a font that has its glyphs; return the x where it ends."""
     canvas.saveState()
     if color is not None:
         canvas.setFillColor(color)
-    for font, chunk in font_runs(text, script, bold):
+    for font, chunk in font_runs(text, bold):
         canvas.setFont(font, size)
         canvas.drawString(x, baseline, chunk)
         x += pdfmetrics.stringWidth(chunk, font, size)

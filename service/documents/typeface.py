@@ -1,9 +1,9 @@
 """Fonts for documents that carry names and addresses from anywhere.
 
 Latin, Greek and Cyrillic text is set in DejaVu Sans, embedded (subset) from the copy matplotlib ships, so
-a Polish or Czech name prints as written on any viewer. Japanese text uses the Adobe-Japan1 font
-HeiseiKakuGo-W5, which reportlab references without embedding (viewers supply it, as the PDF standard
-intends for its standard CJK collections). Each run of characters gets the first font that can draw it.
+a Polish or Czech name prints as written on any viewer. Kana, kanji and full-width forms use the Adobe-Japan1
+font HeiseiKakuGo-W5, which reportlab references without embedding (viewers supply it, as the PDF standard
+intends for its standard CJK collections). Text is split into runs, each in a font that can draw it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ LEADING = 1.2  # line spacing as a multiple of the font size
 
 
 class Script(StrEnum):
-    """Which font a document prefers where several could draw a character."""
+    """How a language breaks lines: Latin at spaces, Japanese between almost any two characters."""
 
     LATIN = "latin"
     JAPANESE = "japanese"
@@ -57,26 +57,23 @@ def register_fonts() -> None:
     pdfmetrics.registerFont(UnicodeCIDFont(JAPANESE))
 
 
-def _japanese_font_draws(char: str) -> bool:
-    # Adobe-Japan1 covers ASCII and the wide and half-width East Asian forms (kana, kanji, full-width
-    # punctuation); DejaVu is the better choice for the rest of Latin, Greek and Cyrillic.
-    return ord(char) < 0x80 or unicodedata.east_asian_width(char) in ("W", "F", "H")
+def _is_east_asian(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F", "H")
 
 
-def _font_for(char: str, script: Script, bold: bool) -> str:
-    latin = LATIN_BOLD if bold else LATIN
-    if script is Script.JAPANESE and _japanese_font_draws(char):
-        return JAPANESE
-    if ord(char) in _latin_glyphs():
-        return latin
+def _font_for(char: str, bold: bool) -> str:
+    # Kana, kanji and full-width forms go to the Japanese font; everything else to embedded DejaVu, whose
+    # Latin metrics are exact on every viewer; what DejaVu lacks falls back to the Japanese font.
+    if not _is_east_asian(char) and ord(char) in _latin_glyphs():
+        return LATIN_BOLD if bold else LATIN
     return JAPANESE
 
 
-def font_runs(text: str, script: Script = Script.LATIN, bold: bool = False) -> list[tuple[str, str]]:
+def font_runs(text: str, bold: bool = False) -> list[tuple[str, str]]:
     """Split text into (font name, characters) runs, each drawable by its font."""
     runs: list[tuple[str, str]] = []
     for char in text:
-        font = _font_for(char, script, bold)
+        font = _font_for(char, bold)
         if runs and runs[-1][0] == font:
             runs[-1] = (font, runs[-1][1] + char)
         else:
@@ -84,23 +81,21 @@ def font_runs(text: str, script: Script = Script.LATIN, bold: bool = False) -> l
     return runs
 
 
-def markup(text: str, script: Script = Script.LATIN, bold: bool = False) -> str:
+def markup(text: str, bold: bool = False) -> str:
     """Paragraph markup for plain text: escaped, each run in its font."""
-    return "".join(
-        f'<font face="{font}">{escape(chunk)}</font>' for font, chunk in font_runs(text, script, bold)
-    )
+    return "".join(f'<font face="{font}">{escape(chunk)}</font>' for font, chunk in font_runs(text, bold))
 
 
-def text_width(text: str, size: float, script: Script = Script.LATIN, bold: bool = False) -> float:
-    runs = font_runs(text, script, bold)
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    runs = font_runs(text, bold)
     return float(sum(pdfmetrics.stringWidth(chunk, font, size) for font, chunk in runs))
 
 
-def _split_long_word(word: str, width: float, size: float, script: Script, bold: bool) -> list[str]:
+def _split_long_word(word: str, width: float, size: float, bold: bool) -> list[str]:
     pieces: list[str] = []
     current = ""
     for char in word:
-        if current and text_width(current + char, size, script, bold) > width:
+        if current and text_width(current + char, size, bold) > width:
             pieces.append(current)
             current = char
         else:
@@ -108,20 +103,18 @@ def _split_long_word(word: str, width: float, size: float, script: Script, bold:
     return [*pieces, current] if current else pieces
 
 
-def wrap_text(
-    text: str, width: float, size: float, script: Script = Script.LATIN, bold: bool = False
-) -> list[str]:
+def wrap_text(text: str, width: float, size: float, bold: bool = False) -> list[str]:
     """Greedy line breaking at spaces; a word wider than the line (or unspaced CJK) breaks anywhere."""
     lines: list[str] = []
     current = ""
     for word in text.split():
         candidate = f"{current} {word}" if current else word
-        if text_width(candidate, size, script, bold) <= width:
+        if text_width(candidate, size, bold) <= width:
             current = candidate
             continue
         if current:
             lines.append(current)
-        pieces = _split_long_word(word, width, size, script, bold)
+        pieces = _split_long_word(word, width, size, bold)
         lines.extend(pieces[:-1])
         current = pieces[-1]
     if current:
@@ -135,7 +128,6 @@ def fit_lines(
     height: float,
     size: float,
     min_size: float,
-    script: Script = Script.LATIN,
     bold: bool = False,
 ) -> tuple[float, list[str]]:
     """The largest size (stepping down by half a point) at which the wrapped lines fit a box.
@@ -146,13 +138,13 @@ def fit_lines(
     current = size
     while True:
         max_lines = max(1, int(height // (current * LEADING)))
-        wrapped = [piece for line in lines for piece in wrap_text(line, width, current, script, bold)]
+        wrapped = [piece for line in lines for piece in wrap_text(line, width, current, bold)]
         if len(wrapped) <= max_lines or current <= min_size:
             break
         current = max(min_size, current - 0.5)
     if len(wrapped) > max_lines:
         last = wrapped[max_lines - 1]
-        while last and text_width(last + "…", current, script, bold) > width:
+        while last and text_width(last + "…", current, bold) > width:
             last = last[:-1]
         wrapped = [*wrapped[: max_lines - 1], last + "…"]
     return current, wrapped
