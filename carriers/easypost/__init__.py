@@ -1,0 +1,5 @@
+"""EasyPost carrier adapter (entry point `easypost` in `backhaul.carriers`)."""
+
+from carriers.easypost.adapter import EasyPostCarrier
+
+__all__ = ["EasyPostCarrier"]
