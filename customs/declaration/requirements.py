@@ -1,0 +1,324 @@
+"""Lane requirements for return declarations, read from customs/data/declaration_requirements.toml.
+
+The file holds the UPU form thresholds, identifier formats (EORI, AES ITN), which party needs which tax id
+on which lane, which references to the original sale a lane needs, and export filings such as the US EEI.
+Every rule carries its source; rules with dates apply on declaration dates inside them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import InvalidOperation
+from enum import StrEnum
+from functools import cache
+from types import MappingProxyType
+
+from customs.countries import UnknownCountry, validate_country
+from customs.declaration.rule_file import RuleTable
+from customs.declaration.territories import CustomsTerritory, customs_territories
+from customs.money import Money, UnknownCurrency
+
+REQUIREMENTS_FILE = "declaration_requirements.toml"
+ORIGINAL_ORDER_REFERENCES = (
+    "invoice_number",
+    "outbound_tracking_number",
+    "export_reference",
+    "import_entry_number",
+)
+ANY_TERRITORY = "*"
+
+
+class Direction(StrEnum):
+    IMPORT = "import"  # goods enter the territory: the addressee imports
+    EXPORT = "export"  # goods leave the territory: the sender exports
+    ANY = "any"
+
+
+class PartyRole(StrEnum):
+    SENDER = "sender"
+    ADDRESSEE = "addressee"
+
+
+class PartyKind(StrEnum):
+    BUSINESS = "business"  # only when the party's address names an organisation
+    ANY = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """A cross-border return between two customs territories."""
+
+    origin: str  # the sender's territory
+    destination: str  # the addressee's territory
+
+
+@dataclass(frozen=True, slots=True)
+class DatedRule:
+    id: str
+    summary: str
+    source: str
+    effective_from: dt.date | None
+    effective_to: dt.date | None  # exclusive
+
+    def in_force_on(self, on: dt.date) -> bool:
+        return (self.effective_from is None or self.effective_from <= on) and (
+            self.effective_to is None or on < self.effective_to
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LaneScope:
+    territory: str  # a territory code or "*"
+    direction: Direction
+
+    def matches(self, lane: Lane) -> bool:
+        if self.territory == ANY_TERRITORY:
+            return True
+        entering = lane.destination == self.territory
+        leaving = lane.origin == self.territory
+        if self.direction is Direction.IMPORT:
+            return entering
+        if self.direction is Direction.EXPORT:
+            return leaving
+        return entering or leaving
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierFormat:
+    name: str
+    pattern: re.Pattern[str]
+    description: str
+    source: str
+
+    def accepts(self, value: str) -> bool:
+        return self.pattern.fullmatch(value) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class EoriFormat:
+    issuers: frozenset[str]  # two-letter prefixes, territory names already expanded
+    number: re.Pattern[str]  # what follows the prefix
+    description: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaxIdRule:
+    rule: DatedRule
+    scope: LaneScope
+    party: PartyRole
+    party_kind: PartyKind
+    scheme: str
+    accepted_issuers: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceRule:
+    rule: DatedRule
+    scope: LaneScope
+    fields: tuple[str, ...]  # OriginalOrder attributes
+    when_origin: str  # applies only when some line originates in this country ("" = always)
+    formats: Mapping[str, IdentifierFormat]  # per field
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFilingRule:
+    """An export declaration the sender files above a value per commodity code, or an exemption legend."""
+
+    rule: DatedRule
+    territory: str
+    threshold: Money
+    exemption_legend: str
+    filed_legend_prefix: str
+    itn_format: IdentifierFormat
+    exempt_destinations: Mapping[str, str]  # country -> exemption legend
+
+
+@dataclass(frozen=True, slots=True)
+class PostalFormRule:
+    cn22_max_value: Money
+    letter_post_max_grams: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationRules:
+    postal_forms: PostalFormRule
+    formats: Mapping[str, IdentifierFormat]
+    eori_formats: tuple[EoriFormat, ...]
+    tax_ids: tuple[TaxIdRule, ...]
+    references: tuple[ReferenceRule, ...]
+    export_filings: tuple[ExportFilingRule, ...]
+
+
+def _money(table: RuleTable, key: str) -> Money:
+    amount = table.table(key)
+    try:
+        return Money.of(amount.text("amount"), amount.text("currency"))
+    except (ValueError, InvalidOperation, UnknownCurrency) as exc:
+        raise table.error(key, str(exc)) from exc
+
+
+def _dated(table: RuleTable) -> DatedRule:
+    rule = DatedRule(
+        id=table.text("id"),
+        summary=table.text("summary"),
+        source=table.text("source"),
+        effective_from=table.optional_date("effective_from"),
+        effective_to=table.optional_date("effective_to"),
+    )
+    if rule.effective_from and rule.effective_to and rule.effective_to <= rule.effective_from:
+        raise table.error("effective_to", "must be after effective_from")
+    return rule
+
+
+def _scope(table: RuleTable, territories: Mapping[str, CustomsTerritory]) -> LaneScope:
+    territory = _territory(table, "territory", territories, allow_any=True)
+    return LaneScope(territory, Direction(table.choice("direction", tuple(Direction))))
+
+
+def _territory(
+    table: RuleTable, key: str, territories: Mapping[str, CustomsTerritory], *, allow_any: bool
+) -> str:
+    value = table.text(key)
+    if (allow_any and value == ANY_TERRITORY) or value in territories:
+        return value
+    try:
+        country = validate_country(value)
+    except UnknownCountry as exc:
+        raise table.error(
+            key, f"{value!r} is neither a territory of customs_territories.toml nor a country"
+        ) from exc
+    if country in {c for t in territories.values() for c in t.countries}:
+        raise table.error(key, f"{country} belongs to a customs territory: name the territory instead")
+    return country
+
+
+def _issuers(table: RuleTable, key: str, territories: Mapping[str, CustomsTerritory]) -> frozenset[str]:
+    issuers: set[str] = set()
+    for index, value in enumerate(table.strings(key)):
+        if value in territories:
+            issuers |= territories[value].countries
+        elif re.fullmatch("[A-Z]{2}", value):
+            issuers.add(value)
+        else:
+            raise table.error(
+                f"{key}[{index}]", f"expected a territory name or a two-letter prefix, got {value!r}"
+            )
+    return frozenset(issuers)
+
+
+def _format(table: RuleTable, key: str, formats: Mapping[str, IdentifierFormat]) -> IdentifierFormat:
+    name = table.text(key)
+    if name not in formats:
+        raise table.error(key, f"unknown format {name!r}; defined: {', '.join(sorted(formats)) or 'none'}")
+    return formats[name]
+
+
+def parse_declaration_rules(root: RuleTable, territories: Mapping[str, CustomsTerritory]) -> DeclarationRules:
+    upu = root.table("upu")
+    postal = PostalFormRule(
+        _money(upu, "cn22_max_value"), upu.integer("letter_post_max_grams", minimum=1), upu.text("source")
+    )
+
+    formats = {
+        name: IdentifierFormat(
+            name, table.pattern("pattern"), table.text("description"), table.text("source")
+        )
+        for name, table in (root.subtables("formats") if root.has("formats") else {}).items()
+    }
+
+    eori_formats: list[EoriFormat] = []
+    seen_issuers: set[str] = set()
+    for table in root.tables("eori_formats"):
+        issuers = _issuers(table, "issuers", territories)
+        if issuers & seen_issuers:
+            raise table.error(
+                "issuers", f"{', '.join(sorted(issuers & seen_issuers))} already has an EORI format"
+            )
+        seen_issuers |= issuers
+        eori_formats.append(
+            EoriFormat(issuers, table.pattern("number"), table.text("description"), table.text("source"))
+        )
+
+    tax_ids = tuple(
+        TaxIdRule(
+            rule=_dated(table),
+            scope=_scope(table, territories),
+            party=PartyRole(table.choice("party", tuple(PartyRole))),
+            party_kind=PartyKind(table.choice("party_kind", tuple(PartyKind))),
+            scheme=table.choice("scheme", ("EORI",)),
+            accepted_issuers=_issuers(table, "accepted_issuers", territories),
+        )
+        for table in root.tables("tax_ids", required=False)
+    )
+
+    references: list[ReferenceRule] = []
+    for table in root.tables("references", required=False):
+        fields = table.strings("fields")
+        for index, name in enumerate(fields):
+            if name not in ORIGINAL_ORDER_REFERENCES:
+                raise table.error(
+                    f"fields[{index}]", f"expected one of {', '.join(ORIGINAL_ORDER_REFERENCES)}"
+                )
+        field_formats: dict[str, IdentifierFormat] = {}
+        if table.has("formats"):
+            format_table = table.table("formats")
+            for name in format_table.data:
+                if name not in fields:
+                    raise format_table.error(name, "is not one of this rule's fields")
+                field_formats[name] = _format(format_table, name, formats)
+        when_origin = ""
+        if table.has("when_origin"):
+            try:
+                when_origin = validate_country(table.text("when_origin"))
+            except UnknownCountry as exc:
+                raise table.error("when_origin", str(exc)) from exc
+        references.append(
+            ReferenceRule(
+                _dated(table),
+                _scope(table, territories),
+                fields,
+                when_origin,
+                MappingProxyType(field_formats),
+            )
+        )
+
+    export_filings: list[ExportFilingRule] = []
+    for table in root.tables("export_filings", required=False):
+        exempt: dict[str, str] = {}
+        for entry in table.tables("exempt_destinations", required=False):
+            legend = entry.text("legend")
+            for index, raw in enumerate(entry.strings("countries")):
+                try:
+                    exempt[validate_country(raw)] = legend
+                except UnknownCountry as exc:
+                    raise entry.error(f"countries[{index}]", str(exc)) from exc
+        export_filings.append(
+            ExportFilingRule(
+                rule=_dated(table),
+                territory=_territory(table, "territory", territories, allow_any=False),
+                threshold=_money(table, "threshold"),
+                exemption_legend=table.text("exemption_legend"),
+                filed_legend_prefix=table.text("filed_legend_prefix"),
+                itn_format=_format(table, "itn_format", formats),
+                exempt_destinations=MappingProxyType(exempt),
+            )
+        )
+
+    return DeclarationRules(
+        postal_forms=postal,
+        formats=MappingProxyType(formats),
+        eori_formats=tuple(eori_formats),
+        tax_ids=tax_ids,
+        references=tuple(references),
+        export_filings=tuple(export_filings),
+    )
+
+
+@cache
+def declaration_rules() -> DeclarationRules:
+    return parse_declaration_rules(RuleTable.load(REQUIREMENTS_FILE), customs_territories())
