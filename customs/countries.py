@@ -41,7 +41,7 @@ def validate_subdivision(country: str, code: str) -> str:
     country = validate_country(country)
     normalized = code.strip().upper()
     full = normalized if normalized.startswith(f"{country}-") else f"{country}-{normalized}"
-    subdivision = pycountry.subdivisions.get(code=full)
+    subdivision = pycountry.subdivisions.get(code=full)  # type: ignore[no-untyped-call]
     if subdivision is None:
         raise UnknownSubdivision(country, code)
     return full
