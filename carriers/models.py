@@ -19,6 +19,7 @@ from carriers.tracking import (
     TrackingStatus,
 )
 from customs.address import Party
+from customs.declaration import CustomsDeclaration
 from customs.goods import OriginalOrder, ReturnedItem
 from customs.money import Money
 
@@ -28,6 +29,7 @@ __all__ = [
     "LabelFormat",
     "LabelReference",
     "Parcel",
+    "PriceComponent",
     "PurchaseRequest",
     "PurchasedLabel",
     "Rate",
@@ -77,9 +79,8 @@ class ReturnShipment:
     items: tuple[ReturnedItem, ...] = ()
     destination_hub_id: str = ""  # the hub's id when the destination is a configured hub
     original_order: OriginalOrder | None = None
-    # The customs declaration (customs.declaration) for cross-border lanes; typed loosely so the carrier
-    # port does not depend on how declarations are built. Adapters that need it check its type.
-    customs_declaration: object | None = None
+    # The customs declaration for lanes that cross a customs border (set by the labels use case).
+    customs_declaration: CustomsDeclaration | None = None
     handover: Handover = Handover.DROP_OFF
     label_format: LabelFormat = LabelFormat.PDF
     reference: str = ""  # the merchant's RMA or return id, printed on labels where the carrier allows
@@ -94,11 +95,21 @@ class ReturnShipment:
 
     @property
     def is_cross_border(self) -> bool:
+        """International (countries differ). Whether customs applies: customs.declaration_required()."""
         return self.origin_country != self.destination_country
 
     @property
     def total_weight_grams(self) -> int:
         return sum(p.weight_grams for p in self.parcels)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceComponent:
+    """One itemised part of a carrier price, in the carrier's currency."""
+
+    code: str  # stable: "base", "excess_weight", "fuel_surcharge", "remote_area_surcharge", "pickup_fee"
+    description: str
+    amount: Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +125,7 @@ class Rate:
     estimated_delivery: dt.date | None = None
     handover: Handover = Handover.DROP_OFF
     carrier_rate_id: str = ""  # the carrier's own rate id, when it has one (needed to buy through it)
+    components: tuple[PriceComponent, ...] = ()  # itemised price, when the carrier itemises
     raw: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 

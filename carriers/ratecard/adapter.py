@@ -124,6 +124,7 @@ class RateCardCarrier:
                 price=charge.total,
                 transit_days=tariff.transit_days,
                 handover=shipment.handover,
+                components=charge.components(),
                 raw=raw,
             )
             rates.append((rate, charge))

@@ -7,7 +7,8 @@ Per parcel:
   break's price plus `per_kg_beyond` for every started kilogram over it;
 - fuel = transport × fuel surcharge %;
 - remote = the remote-area surcharge when the origin postal code is in a listed area;
-- parcel total = transport + fuel + remote, rounded once to the card currency's minor units (half up).
+- each of these lines is rounded to the card currency's minor units (half up), as on a carrier invoice, and
+  the parcel total is their sum, so itemised components always add up to the price.
 A pickup fee, when the carrier collects, is added once per shipment.
 """
 
@@ -17,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from carriers.models import Handover, Parcel
+from carriers.models import Handover, Parcel, PriceComponent
 from carriers.ratecard.card import RateCard, RemoteArea, ServiceLevel, ZoneTariff
-from customs.money import Money
+from customs.money import Money, total
 
 _HUNDRED = Decimal(100)
 
@@ -58,21 +59,24 @@ class ParcelCharge:
     actual_grams: int
     volumetric_grams: int
     chargeable_grams: int
-    base: Decimal
-    excess_weight: Decimal
-    fuel: Decimal
-    remote_area: Decimal
-    total: Money  # rounded
+    base: Money
+    excess_weight: Money
+    fuel: Money
+    remote_area: Money
+
+    @property
+    def total(self) -> Money:
+        return self.base + self.excess_weight + self.fuel + self.remote_area
 
     def as_raw(self) -> dict[str, str | int]:
         return {
             "actual_grams": self.actual_grams,
             "volumetric_grams": self.volumetric_grams,
             "chargeable_grams": self.chargeable_grams,
-            "base": str(self.base),
-            "excess_weight": str(self.excess_weight),
-            "fuel": str(self.fuel),
-            "remote_area": str(self.remote_area),
+            "base": str(self.base.amount),
+            "excess_weight": str(self.excess_weight.amount),
+            "fuel": str(self.fuel.amount),
+            "remote_area": str(self.remote_area.amount),
             "total": str(self.total.amount),
         }
 
@@ -86,15 +90,18 @@ def price_parcel(
     base, excess = transport_charge(tariff, grams)
     fuel = (base + excess) * card.fuel_surcharge_percent / _HUNDRED
     remote_amount = remote.surcharge if remote else Decimal(0)
+
+    def line(amount: Decimal) -> Money:
+        return Money(amount, card.currency).rounded()
+
     return ParcelCharge(
         actual_grams=parcel.weight_grams,
         volumetric_grams=volumetric_grams(parcel, card.volumetric_divisor),
         chargeable_grams=grams,
-        base=base,
-        excess_weight=excess,
-        fuel=fuel,
-        remote_area=remote_amount,
-        total=Money(base + excess + fuel + remote_amount, card.currency).rounded(),
+        base=line(base),
+        excess_weight=line(excess),
+        fuel=line(fuel),
+        remote_area=line(remote_amount),
     )
 
 
@@ -103,6 +110,29 @@ class ShipmentCharge:
     parcels: tuple[ParcelCharge, ...]
     pickup_fee: Money
     total: Money
+
+    def components(self) -> tuple[PriceComponent, ...]:
+        """The price itemised by kind, summed over parcels; zero lines are left out."""
+        currency = self.total.currency
+        parcels = self.parcels
+        lines = (
+            ("base", "weight-break price", total((c.base for c in parcels), currency)),
+            (
+                "excess_weight",
+                "per kg above the last break",
+                total((c.excess_weight for c in parcels), currency),
+            ),
+            ("fuel_surcharge", "fuel surcharge", total((c.fuel for c in parcels), currency)),
+            (
+                "remote_area_surcharge",
+                "remote-area surcharge",
+                total((c.remote_area for c in parcels), currency),
+            ),
+            ("pickup_fee", "collection by the carrier", self.pickup_fee),
+        )
+        return tuple(
+            PriceComponent(code, text, amount) for code, text, amount in lines if not amount.is_zero()
+        )
 
 
 def price_shipment(
@@ -115,7 +145,4 @@ def price_shipment(
 ) -> ShipmentCharge:
     charges = tuple(price_parcel(card, tariff, parcel, remote) for parcel in parcels)
     pickup = Money(service.pickup_fee if handover is Handover.PICKUP else Decimal(0), card.currency).rounded()
-    total = pickup
-    for charge in charges:
-        total = total + charge.total
-    return ShipmentCharge(charges, pickup, total)
+    return ShipmentCharge(charges, pickup, pickup + total((c.total for c in charges), card.currency))

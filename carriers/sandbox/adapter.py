@@ -80,6 +80,7 @@ class SandboxSettings:
     base_price: Decimal = Decimal("6.00")
     per_kg: Decimal = Decimal("1.20")  # per started kg of total weight
     cross_border_fee: Decimal = Decimal("4.00")
+    pickup_fee: Decimal = Decimal("2.50")  # when the carrier collects
     tracking_step_seconds: float = 60.0  # simulated time between two scans
     origin_countries: frozenset[str] = frozenset()  # empty: any
 
@@ -106,6 +107,7 @@ def parse_settings(options: Mapping[str, Any], source: str) -> SandboxSettings:
         base_price=table.decimal("base_price", default.base_price, minimum=Decimal(0)),
         per_kg=table.decimal("per_kg", default.per_kg, minimum=Decimal(0)),
         cross_border_fee=table.decimal("cross_border_fee", default.cross_border_fee, minimum=Decimal(0)),
+        pickup_fee=table.decimal("pickup_fee", default.pickup_fee, minimum=Decimal(0)),
         tracking_step_seconds=table.number(
             "tracking_step_seconds", default.tracking_step_seconds, minimum=0.001
         ),
@@ -239,6 +241,7 @@ class SandboxCarrier:
         base = settings.base_price + settings.per_kg * started_kg
         if shipment.is_cross_border:
             base += settings.cross_border_fee
+        pickup = settings.pickup_fee if shipment.handover is Handover.PICKUP else Decimal(0)
         rates = []
         for service in _SERVICES:
             days = service.cross_border_days if shipment.is_cross_border else service.domestic_days
@@ -248,7 +251,7 @@ class SandboxCarrier:
                     carrier=self._carrier,
                     service_code=service.code,
                     service_name=service.name,
-                    price=Money(base * service.factor, settings.currency).rounded(),
+                    price=Money(base * service.factor + pickup, settings.currency).rounded(),
                     transit_days=days,
                     handover=shipment.handover,
                     carrier_rate_id=f"rate_{service.code}_{started_kg}",

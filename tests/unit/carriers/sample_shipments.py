@@ -6,10 +6,10 @@ from carriers.models import Handover, Parcel, ReturnShipment
 from customs.address import Address, Contact, Party
 
 HUB_ADDRESSES = {
-    "eu-venlo": Address("NL", ("Columbusweg 12",), "Venlo", "5928 LC"),
-    "uk-northampton": Address("GB", ("Brackmills Industrial Estate",), "Northampton", "NN4 7PB"),
-    "au-sydney": Address("AU", ("Botany Road 1",), "Mascot", "2020", "NSW"),
-    "ca-mississauga": Address("CA", ("Courtneypark Drive East 100",), "Mississauga", "L5T 2Y3", "ON"),
+    "EU_HUB": Address("NL", ("Columbusweg 12",), "Venlo", "5928 LC"),
+    "UK_HUB": Address("GB", ("Brackmills Industrial Estate",), "Northampton", "NN4 7PB"),
+    "AU_HUB": Address("AU", ("Botany Road 1",), "Mascot", "2020", "NSW"),
+    "CA_HUB": Address("CA", ("Courtneypark Drive East 100",), "Mississauga", "L5T 2Y3", "ON"),
 }
 
 
@@ -21,7 +21,7 @@ def return_shipment(
     country: str,
     postal_code: str,
     *parcels: Parcel,
-    hub_id: str = "eu-venlo",
+    hub_id: str = "EU_HUB",
     handover: Handover = Handover.DROP_OFF,
 ) -> ReturnShipment:
     return ReturnShipment(

@@ -21,14 +21,14 @@ def test_capabilities_come_from_the_card() -> None:
     assert Operation.PARSE_WEBHOOK not in capabilities.operations
     assert capabilities.tracking_updates == frozenset({TrackingUpdates.PARTNER_PUSH})
     assert capabilities.label_formats == frozenset({LabelFormat.PDF, LabelFormat.ZPL})
-    assert capabilities.serves("DE", "NL", "eu-venlo")
-    assert not capabilities.serves("GB", "NL", "eu-venlo")
-    assert not capabilities.serves("DE", "GB", "uk-northampton")
+    assert capabilities.serves("DE", "NL", "EU_HUB")
+    assert not capabilities.serves("GB", "NL", "EU_HUB")
+    assert not capabilities.serves("DE", "GB", "UK_HUB")
 
 
 async def test_unserved_lane_is_refused() -> None:
     with pytest.raises(UnsupportedLane):
-        await tulip().quote(return_shipment("GB", "SW1A 1AA", hub_id="uk-northampton"))
+        await tulip().quote(return_shipment("GB", "SW1A 1AA", hub_id="UK_HUB"))
 
 
 async def test_handover_selects_the_services() -> None:

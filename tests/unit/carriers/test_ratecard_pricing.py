@@ -12,7 +12,7 @@ from carriers.models import Handover, Parcel
 from carriers.ratecard import RateCardCarrier
 from carriers.ratecard.card import RateCard, packaged_card, packaged_card_ids, parse_card
 from carriers.ratecard.pricing import chargeable_grams, volumetric_grams
-from customs.money import Money
+from customs.money import Money, total
 
 from .sample_shipments import return_shipment
 
@@ -29,7 +29,7 @@ TEST_CARD = {
         "fuel_surcharge_percent": "7.5",
     },
     "s10": {"service_indicator": "CZ", "country": "DE"},
-    "lanes": [{"origin_countries": ["DE", "AT"], "hub_ids": ["eu-venlo"]}],
+    "lanes": [{"origin_countries": ["DE", "AT"], "hub_ids": ["EU_HUB"]}],
     "zones": [{"id": "home", "countries": ["DE"]}, {"id": "away", "countries": ["AT"]}],
     "remote_areas": [{"name": "Sylt", "country": "DE", "postal_prefixes": ["25980"], "surcharge": "2.50"}],
     "services": [
@@ -147,7 +147,7 @@ async def test_over_the_maximum_weight_is_not_offered() -> None:
             "tulip_parcel_nl",
             "NL",
             "3511 AB",
-            "eu-venlo",
+            "EU_HUB",
             Parcel(1500, 300, 200, 100),
             "retour_standard",
             "5.27",
@@ -157,21 +157,21 @@ async def test_over_the_maximum_weight_is_not_offered() -> None:
             "tulip_parcel_nl",
             "NL",
             "1791 AB",
-            "eu-venlo",
+            "EU_HUB",
             Parcel(1500, 300, 200, 100),
             "retour_standard",
             "8.77",
         ),
         # 3200 g -> 3500 g (500 g steps) -> 6.99; fuel 4.5 % 0.31455; 7.30455 -> 7.30.
-        ("rhein_paket_de", "DE", "10115", "eu-venlo", Parcel(3200, 300, 200, 100), "paket_retoure", "7.30"),
+        ("rhein_paket_de", "DE", "10115", "EU_HUB", Parcel(3200, 300, 200, 100), "paket_retoure", "7.30"),
         # Sylt (25980): + 4.90 -> 12.20455 -> 12.20.
-        ("rhein_paket_de", "DE", "25980", "eu-venlo", Parcel(3200, 300, 200, 100), "paket_retoure", "12.20"),
+        ("rhein_paket_de", "DE", "25980", "EU_HUB", Parcel(3200, 300, 200, 100), "paket_retoure", "12.20"),
         # Shetland: Highlands zone, 2200 g -> 8.99; fuel 5 % 0.4495; + 6.00 offshore; 15.4395 -> 15.44.
         (
             "thames_parcels_gb",
             "GB",
             "ZE1 0AA",
-            "uk-northampton",
+            "UK_HUB",
             Parcel(2200, 300, 200, 100),
             "drop_off_48",
             "15.44",
@@ -182,7 +182,7 @@ async def test_over_the_maximum_weight_is_not_offered() -> None:
             "wattle_freight_au",
             "AU",
             "2000",
-            "au-sydney",
+            "AU_HUB",
             Parcel(2000, 400, 300, 300),
             "parcel_return",
             "21.51",
@@ -192,7 +192,7 @@ async def test_over_the_maximum_weight_is_not_offered() -> None:
             "maple_post_ca",
             "CA",
             "K0A 1A0",
-            "ca-mississauga",
+            "CA_HUB",
             Parcel(1000, 200, 150, 100),
             "regular_return",
             "18.94",
@@ -206,8 +206,10 @@ async def test_packaged_cards_against_hand_computed_prices(
     rates = await RateCardCarrier("acct", rate_card).quote(
         return_shipment(country, postal_code, parcel, hub_id=hub_id)
     )
-    by_service = {r.service_code: r.price for r in rates}
-    assert by_service[service] == Money.of(expected, rate_card.currency)
+    rate = next(r for r in rates if r.service_code == service)
+    assert rate.price == Money.of(expected, rate_card.currency)
+    # Each line is rounded on its own, so the itemised components add up to the price exactly.
+    assert total((c.amount for c in rate.components), rate_card.currency) == rate.price
 
 
 def test_every_packaged_card_loads_and_is_marked_as_example() -> None:

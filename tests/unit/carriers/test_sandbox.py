@@ -13,7 +13,7 @@ from carriers.errors import (
     Unavailable,
     WebhookVerificationFailed,
 )
-from carriers.models import Parcel, PurchaseRequest, VoidStatus
+from carriers.models import Handover, Parcel, PurchaseRequest, VoidStatus
 from carriers.sandbox import SandboxCarrier, SandboxMode, SandboxSettings, sign_webhook
 from carriers.tracking import ExceptionReason, TrackingStatus
 from customs.money import Money
@@ -51,6 +51,9 @@ async def test_prices_follow_the_shipment_deterministically() -> None:
     domestic = {r.service_code: r for r in await sandbox().quote(return_shipment("NL", "3511 AB"))}
     assert domestic["sandbox_standard"].price == Money.of("7.20", "EUR")
     assert domestic["sandbox_standard"].transit_days == 3
+    collected = await sandbox().quote(return_shipment("NL", "3511 AB", handover=Handover.PICKUP))
+    assert collected[0].price == Money.of("9.70", "EUR")  # + 2.50 pickup fee
+    assert collected[0].handover is Handover.PICKUP
 
 
 @pytest.mark.parametrize(
