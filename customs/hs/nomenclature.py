@@ -128,31 +128,38 @@ class Nomenclature:
         )
 
 
-def _rows(path: str, columns: list[str], encoding: str) -> csv.DictReader[str]:
-    text = hs_data_dir().joinpath(path).read_text(encoding=encoding)
+def _rows(path: str, text: str, columns: list[str]) -> csv.DictReader[str]:
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames != columns:
         raise HsDataError(f"customs/data/hs/{path}: header: expected {columns}, got {reader.fieldnames}")
     return reader
 
 
-def _load_sections(path: str) -> dict[str, HsSection]:
+def _read(path: str) -> str:
+    return (
+        hs_data_dir().joinpath(path).read_text(encoding="utf-8-sig")
+    )  # the publisher's files start with a BOM
+
+
+def parse_sections(path: str, text: str) -> dict[str, HsSection]:
+    """Sections by numeral from sections.csv text; `path` (relative to customs/data/hs) names it in errors."""
     sections: dict[str, HsSection] = {}
-    reader = _rows(path, _SECTIONS_COLUMNS, "utf-8-sig")  # the publisher's file starts with a BOM
+    reader = _rows(path, text, _SECTIONS_COLUMNS)
     for row in reader:
         where = f"customs/data/hs/{path}: line {reader.line_num}"
         numeral, name = (row["section"] or "").strip(), (row["name"] or "").strip()
         if not numeral or not name:
             raise HsDataError(f"{where}: section and name are required")
         if numeral in sections:
-            raise HsDataError(f"{where}.section: duplicate section {numeral}")
+            raise HsDataError(f"{where}: section: duplicate section {numeral}")
         sections[numeral] = HsSection(numeral, name)
     return sections
 
 
-def _load_entries(path: str, sections: Mapping[str, HsSection]) -> dict[str, HsEntry]:
+def parse_entries(path: str, text: str, sections: Mapping[str, HsSection]) -> dict[str, HsEntry]:
+    """Chapters, headings and subheadings by code from nomenclature CSV text; Comtrade aggregates dropped."""
     entries: dict[str, HsEntry] = {}
-    reader = _rows(path, _NOMENCLATURE_COLUMNS, "utf-8-sig")
+    reader = _rows(path, text, _NOMENCLATURE_COLUMNS)
     for row in reader:
         where = f"customs/data/hs/{path}: line {reader.line_num}"
         section = (row["section"] or "").strip()
@@ -162,27 +169,27 @@ def _load_entries(path: str, sections: Mapping[str, HsSection]) -> dict[str, HsE
         description = (row["description"] or "").strip()
         level = _LEVEL_BY_DIGITS.get(int(row["level"])) if (row["level"] or "").isdigit() else None
         if level is None:
-            raise HsDataError(f"{where}.level: expected 2, 4 or 6, got {row['level']!r}")
+            raise HsDataError(f"{where}: level: expected 2, 4 or 6, got {row['level']!r}")
         if len(code) != level.digits or not code.isascii() or not code.isdigit():
             raise HsDataError(
-                f"{where}.hscode: expected {level.digits} digits at level {level.digits}, got {code!r}"
+                f"{where}: hscode: expected {level.digits} digits at level {level.digits}, got {code!r}"
             )
         if code in entries:
-            raise HsDataError(f"{where}.hscode: duplicate code {code}")
+            raise HsDataError(f"{where}: hscode: duplicate code {code}")
         if section not in sections:
-            raise HsDataError(f"{where}.section: unknown section {section!r}")
+            raise HsDataError(f"{where}: section: unknown section {section!r}")
         if not description:
-            raise HsDataError(f"{where}.description: empty")
+            raise HsDataError(f"{where}: description: empty")
         expected_parent = "TOTAL" if level is HsLevel.CHAPTER else code[: level.digits - 2]
         if parent != expected_parent:
-            raise HsDataError(f"{where}.parent: expected {expected_parent!r}, got {parent!r}")
+            raise HsDataError(f"{where}: parent: expected {expected_parent!r}, got {parent!r}")
         if level is not HsLevel.CHAPTER:
             enclosing = entries.get(parent)
             if enclosing is None:
-                raise HsDataError(f"{where}.parent: {parent} is not defined before {code}")
+                raise HsDataError(f"{where}: parent: {parent} is not defined before {code}")
             if enclosing.section != section:
                 raise HsDataError(
-                    f"{where}.section: {section} differs from {parent}'s section {enclosing.section}"
+                    f"{where}: section: {section} differs from {parent}'s section {enclosing.section}"
                 )
         entries[code] = HsEntry(
             code=code,
@@ -200,8 +207,9 @@ def load_nomenclature(edition_name: str) -> Nomenclature:
     edition = next((e for e in hs_editions() if e.name == edition_name), None)
     if edition is None or not edition.shipped:
         raise LookupError(f"HS edition {edition_name!r} is not shipped")
-    sections = _load_sections(edition.sections_path)
-    return Nomenclature(edition, sections, _load_entries(edition.nomenclature_path, sections))
+    sections = parse_sections(edition.sections_path, _read(edition.sections_path))
+    entries = parse_entries(edition.nomenclature_path, _read(edition.nomenclature_path), sections)
+    return Nomenclature(edition, sections, entries)
 
 
 def nomenclature_in_force(on: dt.date) -> Nomenclature:

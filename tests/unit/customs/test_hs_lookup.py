@@ -21,6 +21,7 @@ from customs.hs import (
     validate_hs_code,
 )
 from customs.hs.editions import _parse_editions
+from customs.hs.nomenclature import parse_entries, parse_sections
 
 IN_2026 = dt.date(2026, 11, 20)
 
@@ -196,3 +197,46 @@ def test_the_editions_file_parses_into_ordered_editions() -> None:
 def test_a_malformed_editions_file_names_the_file_and_field(text: str, message: str) -> None:
     with pytest.raises(HsDataError, match=re.escape(message)):
         _parse_editions(text)
+
+
+_SECTIONS = "section,name\nXI,Textiles\nXII,Footwear\n"
+_HEADER = "section,hscode,description,parent,level\n"
+_GOOD_ROWS = (
+    "XI,61,Apparel; knitted,TOTAL,2\n"
+    "XI,6109,T-shirts; knitted,61,4\n"
+    'XI,610910,"T-shirts; of cotton, knitted",6109,6\n'
+    "TOTAL,99,Commodities not specified according to kind,TOTAL,2\n"
+)
+_CSV = "2022/harmonized-system-2022.csv"
+
+
+def test_nomenclature_text_parses_and_drops_comtrade_aggregates() -> None:
+    entries = parse_entries(_CSV, _HEADER + _GOOD_ROWS, parse_sections("2022/sections.csv", _SECTIONS))
+    assert list(entries) == ["61", "6109", "610910"]
+    assert entries["610910"].description == "T-shirts; of cotton, knitted"
+    assert entries["610910"].parent == "6109"
+    assert entries["61"].parent == ""
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("XI,6110,Jerseys,61,5\n", "line 6: level: expected 2, 4 or 6, got '5'"),
+        ("XI,611,Jerseys,61,4\n", "line 6: hscode: expected 4 digits at level 4, got '611'"),
+        ("XI,6109,Again,61,4\n", "line 6: hscode: duplicate code 6109"),
+        ("XX,6110,Jerseys,61,4\n", "line 6: section: unknown section 'XX'"),
+        ("XI,6110,,61,4\n", "line 6: description: empty"),
+        ("XI,6110,Jerseys,62,4\n", "line 6: parent: expected '61', got '62'"),
+        ("XI,621010,Garments,6210,6\n", "line 6: parent: 6210 is not defined before 621010"),
+        ("XII,6110,Jerseys,61,4\n", "line 6: section: XII differs from 61's section XI"),
+    ],
+)
+def test_a_malformed_nomenclature_names_the_file_line_and_field(rows: str, message: str) -> None:
+    sections = parse_sections("2022/sections.csv", _SECTIONS)
+    with pytest.raises(HsDataError, match=re.escape(f"customs/data/hs/{_CSV}: {message}")):
+        parse_entries(_CSV, _HEADER + _GOOD_ROWS + rows, sections)
+
+
+def test_a_wrong_header_is_refused() -> None:
+    with pytest.raises(HsDataError, match=re.escape("customs/data/hs/2022/sections.csv: header")):
+        parse_sections("2022/sections.csv", "numeral,name\nI,Animals\n")
