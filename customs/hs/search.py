@@ -101,12 +101,16 @@ class HsSearchIndex:
         self._vocabulary = sorted(postings)
         self._postings = {word: frozenset(ids) for word, ids in postings.items()}
 
-    def _with_prefix(self, prefix: str) -> set[int]:
-        found: set[int] = set()
+    def _vocabulary_with_prefix(self, prefix: str) -> list[str]:
         start = bisect.bisect_left(self._vocabulary, prefix)
-        for word in self._vocabulary[start:]:
-            if not word.startswith(prefix):
-                break
+        end = start
+        while end < len(self._vocabulary) and self._vocabulary[end].startswith(prefix):
+            end += 1
+        return self._vocabulary[start:end]
+
+    def _entries_with(self, vocabulary: Iterable[str]) -> set[int]:
+        found: set[int] = set()
+        for word in vocabulary:
             found |= self._postings[word]
         return found
 
@@ -122,19 +126,20 @@ class HsSearchIndex:
             matches.append(self._entries[self._position[code]])
         return matches
 
-    def _word_hits(self, index: int, words: Iterable[str]) -> int:
-        return sum(1 for forms in self._words[index] if any(f.startswith(q) for f in forms for q in words))
+    def _word_hits(self, index: int, matched: frozenset[str]) -> int:
+        """Description words of the entry that some query word matched (a compound counts once)."""
+        return sum(1 for forms in self._words[index] if not matched.isdisjoint(forms))
 
     def search(self, query: str) -> list[HsSearchHit]:
         """Every match, ranked (see the module docstring)."""
         code_query = _CODE_QUERY.fullmatch(query.strip()) is not None
         words = (query.replace(".", "").replace(" ", ""),) if code_query else query_words(query)
         code_hits = self._code_matches(words[0]) if code_query else []
-        word_ids: set[int] = set()
-        if words:
-            word_ids = self._with_prefix(words[0])
-            for word in words[1:]:
-                word_ids &= self._with_prefix(word)
+        per_word = [self._vocabulary_with_prefix(word) for word in words]
+        matched = frozenset(v for vocabulary in per_word for v in vocabulary)
+        word_ids = self._entries_with(per_word[0]) if per_word else set()
+        for vocabulary in per_word[1:]:
+            word_ids &= self._entries_with(vocabulary)
         code_set = {e.code for e in code_hits}
 
         def rank(hit: HsSearchHit) -> tuple[int, int, int, str]:
@@ -143,11 +148,11 @@ class HsSearchIndex:
             return (1, _LEVEL_RANK[hit.entry.level], -hit.word_hits, hit.entry.code)
 
         hits = [
-            HsSearchHit(e, HsMatch.CODE_PREFIX, self._word_hits(self._position[e.code], words))
+            HsSearchHit(e, HsMatch.CODE_PREFIX, self._word_hits(self._position[e.code], matched))
             for e in code_hits
         ]
         hits.extend(
-            HsSearchHit(self._entries[i], HsMatch.DESCRIPTION, self._word_hits(i, words))
+            HsSearchHit(self._entries[i], HsMatch.DESCRIPTION, self._word_hits(i, matched))
             for i in word_ids
             if self._entries[i].code not in code_set
         )
