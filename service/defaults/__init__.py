@@ -1,0 +1,1 @@
+"""Default configuration data shipped with the service: carrier accounts, hubs, return policies, FX rates."""
