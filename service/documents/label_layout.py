@@ -7,13 +7,13 @@ boxes; the PDF and ZPL writers only draw it, so the two formats carry the same l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
 from babel import Locale
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.graphics.barcode.qr import QrCodeWidget
 
 from service.documents.address_format import party_lines
+from service.documents.measures import kilograms
 from service.documents.model import LabelDocument
 from service.documents.typeface import LEADING, fit_lines, register_fonts, text_width
 
@@ -91,8 +91,7 @@ def qr_payload(label: LabelDocument) -> str:
 
 
 def format_weight(grams: int) -> str:
-    kilograms = (Decimal(grams) / 1000).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
-    return f"{kilograms} kg"
+    return f"{kilograms(grams)} kg"
 
 
 def _barcode(value: str, top: float, height: float) -> Barcode:

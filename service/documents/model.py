@@ -17,6 +17,7 @@ from customs.money import Money
 
 class DocumentKind(StrEnum):
     LABEL = "label"
+    CN22 = "cn22"
     CN23 = "cn23"
     COMMERCIAL_INVOICE = "commercial_invoice"
     RETURN_INSTRUCTIONS = "return_instructions"

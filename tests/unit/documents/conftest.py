@@ -11,6 +11,20 @@ from pathlib import Path
 import pytest
 
 from customs.address import Address, Contact, Party
+from customs.declaration import (
+    Certification,
+    ContentsCategory,
+    CustomsDeclaration,
+    DeclarationForm,
+    DeclarationLine,
+    DeclarationReferences,
+    DeclarationTotals,
+    DutyPayer,
+    Incoterm,
+    MailClass,
+    NonDeliveryOption,
+)
+from customs.hs import HsCode
 from customs.money import Money
 from service.documents.model import Handover, InstructionsDocument, LabelDocument
 
@@ -29,12 +43,14 @@ def require_tool(name: str, package: str) -> str:
     return path
 
 
-def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+def pdf_text(pdf: bytes, tmp_path: Path, *, layout: bool = False) -> str:
+    """The PDF's text; `layout` keeps each printed row on one line (table rows that span pages)."""
     tool = require_tool("pdftotext", "poppler-utils")
     source = tmp_path / "in.pdf"
     source.write_bytes(pdf)
+    options = ["-layout"] if layout else []
     result = subprocess.run(
-        [tool, "-enc", "UTF-8", str(source), "-"], capture_output=True, check=True, timeout=30
+        [tool, "-enc", "UTF-8", *options, str(source), "-"], capture_output=True, check=True, timeout=30
     )
     # Money and dates carry no-break spaces; tests compare with plain ones.
     return result.stdout.decode("utf-8").replace("\u00a0", " ").replace("\u202f", " ")
@@ -126,4 +142,67 @@ def instructions(eu_hub: Party) -> InstructionsDocument:
         customer_cost=Money.of("12.50", "EUR"),
         cross_border=True,
         issued_on=dt.date(2026, 11, 1),
+    )
+
+
+@pytest.fixture
+def declaration(eu_hub: Party) -> CustomsDeclaration:
+    """A return from a customer in London to the EU hub in Leipzig: two lines, every reference filled."""
+    sender = Party(
+        Contact("Oliver Smith", email="oliver@example.co.uk", phone="+44 20 7946 0000"),
+        Address(country="GB", lines=("221B Baker Street",), locality="London", postal_code="NW1 6XE"),
+    )
+    lines = (
+        DeclarationLine(
+            description="Men's cotton T-shirt, knitted",
+            quantity=2,
+            net_weight_grams=400,
+            unit_value=Money.of("19.95", "EUR"),
+            value=Money.of("39.90", "EUR"),
+            hs_code=HsCode("610910"),
+            origin_country="PT",
+            sku="TS-100-M",
+        ),
+        DeclarationLine(
+            description="Leather belt",
+            quantity=1,
+            net_weight_grams=250,
+            unit_value=Money.of("45.00", "EUR"),
+            value=Money.of("45.00", "EUR"),
+            hs_code=HsCode("42033000"),
+            origin_country="IT",
+            sku="BLT-7",
+        ),
+    )
+    return CustomsDeclaration(
+        form=DeclarationForm.CN23,
+        category=ContentsCategory.RETURNED_GOODS,
+        mail_class=MailClass.PARCEL,
+        lines=lines,
+        totals=DeclarationTotals(
+            value=Money.of("84.90", "EUR"),
+            value_sdr=Money.of("71.12", "XDR"),
+            net_weight_grams=650,
+            gross_weight_grams=900,
+            quantity=3,
+        ),
+        references=DeclarationReferences(
+            order_id="ORD-2026-0815",
+            outbound_tracking_number="CX123456789DE",
+            invoice_number="INV-2026-44817",
+            export_reference="26DE000000123456E1",
+            import_entry_number="26GB0000987654321",
+            aes_itn="",
+            eel_pfc="",
+        ),
+        sender=sender,
+        addressee=eu_hub,
+        incoterm=Incoterm.DAP,
+        duty_payer=DutyPayer.ADDRESSEE,
+        non_delivery_option=NonDeliveryOption.RETURN,
+        certification=Certification(signer_name="Oliver Smith", signed_on=dt.date(2026, 11, 2)),
+        declaration_date=dt.date(2026, 11, 2),
+        hs_edition="HS2022",
+        fx_as_of=dt.date(2026, 10, 31),
+        rules_applied=("gb-to-eu-eori",),
     )
