@@ -9,6 +9,7 @@
   let through (half-open); its success closes the breaker, its failure re-opens it.
 - A semaphore bounds concurrent calls per account; each attempt is bounded by `timeout_seconds` and by the
   time left before the deadline.
+- An optional CallObserver sees each attempt and its outcome (the service records metrics and spans).
 
 Deadlines are absolute times on the injected clock, by default the running event loop's `time()`.
 """
@@ -16,10 +17,12 @@ Deadlines are absolute times on the injected clock, by default the running event
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from enum import StrEnum
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_base
@@ -151,6 +154,21 @@ def _retry_if_rate_limited(error: BaseException) -> bool:
     return isinstance(error, RateLimited)
 
 
+class CallObserver(Protocol):
+    """Sees every attempt of every carrier call, for metrics and tracing; it must not raise.
+
+    `attempt()` is entered before the attempt and exited after it, with the attempt's exception (always a
+    CarrierError, or CancelledError) or none on success; the breaker has recorded the outcome by then.
+    """
+
+    def attempt(self, carrier: ResilientCarrier, operation: str) -> AbstractContextManager[object]: ...
+
+
+class _Unobserved:
+    def attempt(self, carrier: ResilientCarrier, operation: str) -> AbstractContextManager[object]:
+        return contextlib.nullcontext()
+
+
 class ResilientCarrier:
     """A CarrierAdapter wrapped with the account's CallPolicy. Each method takes an optional `deadline`."""
 
@@ -162,8 +180,10 @@ class ResilientCarrier:
         clock: Clock = loop_time,
         sleep: Sleep = asyncio.sleep,
         breaker: CircuitBreaker | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self.adapter = adapter
+        self._observer: CallObserver = observer or _Unobserved()
         self.policy = policy
         self._clock = clock
         self._sleep = sleep
@@ -187,16 +207,20 @@ class ResilientCarrier:
         return self.adapter.capabilities
 
     async def quote(self, shipment: ReturnShipment, *, deadline: float | None = None) -> Sequence[Rate]:
-        return await self._call(lambda: self.adapter.quote(shipment), deadline, _retry_if_retryable)
+        return await self._call("quote", lambda: self.adapter.quote(shipment), deadline, _retry_if_retryable)
 
     async def purchase(self, request: PurchaseRequest, *, deadline: float | None = None) -> PurchasedLabel:
-        return await self._call(lambda: self.adapter.purchase(request), deadline, _retry_if_rate_limited)
+        return await self._call(
+            "purchase", lambda: self.adapter.purchase(request), deadline, _retry_if_rate_limited
+        )
 
     async def void(self, label: LabelReference, *, deadline: float | None = None) -> VoidResult:
-        return await self._call(lambda: self.adapter.void(label), deadline, _retry_if_retryable)
+        return await self._call("void", lambda: self.adapter.void(label), deadline, _retry_if_retryable)
 
     async def track(self, tracking_number: str, *, deadline: float | None = None) -> TrackingSnapshot:
-        return await self._call(lambda: self.adapter.track(tracking_number), deadline, _retry_if_retryable)
+        return await self._call(
+            "track", lambda: self.adapter.track(tracking_number), deadline, _retry_if_retryable
+        )
 
     async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[TrackingEvent]:
         # Local verification and parsing: nothing to retry, and bad signatures say nothing of carrier health.
@@ -207,6 +231,7 @@ class ResilientCarrier:
 
     async def _call(
         self,
+        name: str,
         operation: Callable[[], Awaitable[T]],
         deadline: float | None,
         retry_on: Callable[[BaseException], bool],
@@ -222,7 +247,7 @@ class ResilientCarrier:
             reraise=True,
         )
         async for attempt in retrying:
-            with attempt:
+            with attempt, self._observer.attempt(self, name):
                 return await self._attempt(operation, deadline)
         raise AssertionError("tenacity ended without a result or an exception")  # pragma: no cover
 
