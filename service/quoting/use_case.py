@@ -1,0 +1,397 @@
+"""QuoteReturns: ask every eligible carrier account at once and answer within the deadline.
+
+1. Validate the shipment and preferences, collecting every bad field (InvalidArgument).
+2. Route to a hub (or the caller's destination) and decide the market's return policy.
+3. Select the accounts that serve the lane, are accepted by the hub, offer the handover and pass the
+   caller's filter; an account the caller named but that cannot quote gets an error entry saying why.
+4. Fan out concurrently through the resilience layer under one deadline (the caller's, else the configured
+   budget), keeping a small margin to assemble the answer. A carrier that fails or is still running at the
+   deadline becomes one error entry; the others' quotes come back.
+5. Convert to the display currency (FX as-of date in the answer), add estimated delivery dates and lane
+   performance, sign a quote token per quote, filter by transit days, sort and tag.
+Nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from carriers.accounts import CarrierAccount
+from carriers.errors import CarrierError, TimedOut
+from carriers.models import Handover, Rate, ReturnShipment
+from carriers.port import Operation
+from carriers.registry import ConfiguredCarriers
+from carriers.resilience import ResilientCarrier, loop_time
+from customs.declaration import declaration_required
+from customs.money import FxTable, MissingFxRate, Money
+from service.errors import FailedPrecondition, InvalidArgument
+from service.quoting.hubs import Hub, HubDirectory
+from service.quoting.policy import NoReturnPolicy, ReturnPolicyBook
+from service.quoting.quotes import CarrierQuoteFailure, LanePerformance, Quote, QuoteReturnResult
+from service.quoting.ranking import ValueWeights, rank, value_score
+from service.quoting.request import QuotePreferences, QuoteReturnRequest
+from service.quoting.token import QuoteClaims, QuoteTokenSigner, shipment_digest
+from service.quoting.validation import RoutedShipment, preference_violations, validate_shipment
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LaneKey:
+    account_id: str
+    service_code: str
+    origin_country: str
+    destination: str  # hub id, or the destination country for an explicit address
+
+
+class LanePerformanceSource(Protocol):
+    """Measured lane performance (the insights use case); quoting works without one."""
+
+    async def lane_performance(self, lanes: Sequence[LaneKey]) -> Mapping[LaneKey, LanePerformance]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QuotingSettings:
+    default_budget_seconds: float = 5.0  # when the caller sets no deadline
+    max_budget_seconds: float = 30.0  # a caller's very long deadline is capped to this
+    deadline_margin_seconds: float = 0.02  # kept back from the deadline to assemble the answer
+    token_ttl: dt.timedelta = dt.timedelta(minutes=30)
+    weights: ValueWeights = field(default_factory=ValueWeights)
+
+
+def add_business_days(start: dt.date, days: int) -> dt.date:
+    """`days` working days (Monday to Friday) after `start`."""
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += dt.timedelta(days=1)
+        if current.weekday() < 5:
+            remaining -= 1
+    return current
+
+
+@dataclass(slots=True)
+class _Answer:
+    account_id: str
+    rates: list[Rate]
+    error: CarrierError | None
+
+
+class QuoteReturns:
+    def __init__(
+        self,
+        *,
+        carriers: Mapping[str, ResilientCarrier],
+        accounts: Mapping[str, CarrierAccount],
+        hubs: HubDirectory,
+        policies: ReturnPolicyBook,
+        fx: FxTable,
+        signer: QuoteTokenSigner,
+        clock: Callable[[], dt.datetime],
+        settings: QuotingSettings | None = None,
+        disabled: Mapping[str, str] | None = None,
+        lane_performance: LanePerformanceSource | None = None,
+        loop_clock: Callable[[], float] = loop_time,
+    ) -> None:
+        self._carriers = carriers
+        self._accounts = accounts
+        self._hubs = hubs
+        self._policies = policies
+        self._fx = fx
+        self._signer = signer
+        self._clock = clock
+        self._settings = settings or QuotingSettings()
+        self._disabled = dict(disabled or {})
+        self._lane_performance = lane_performance
+        self._loop_clock = loop_clock
+
+    @classmethod
+    def from_carriers(
+        cls,
+        configured: ConfiguredCarriers,
+        *,
+        hubs: HubDirectory,
+        policies: ReturnPolicyBook,
+        fx: FxTable,
+        signer: QuoteTokenSigner,
+        clock: Callable[[], dt.datetime],
+        settings: QuotingSettings | None = None,
+        lane_performance: LanePerformanceSource | None = None,
+    ) -> QuoteReturns:
+        """Wrap every built adapter in the resilience layer with its account's call policy."""
+        carriers = {
+            account_id: ResilientCarrier(adapter, configured.accounts[account_id].policy)
+            for account_id, adapter in configured.adapters.items()
+        }
+        return cls(
+            carriers=carriers,
+            accounts=configured.accounts,
+            disabled={d.account_id: d.reason for d in configured.disabled},
+            hubs=hubs,
+            policies=policies,
+            fx=fx,
+            signer=signer,
+            clock=clock,
+            settings=settings,
+            lane_performance=lane_performance,
+        )
+
+    async def execute(
+        self, request: QuoteReturnRequest, *, time_remaining: float | None = None
+    ) -> QuoteReturnResult:
+        budget = self._settings.default_budget_seconds if time_remaining is None else time_remaining
+        budget = min(budget, self._settings.max_budget_seconds)
+        deadline = self._loop_clock() + budget - self._settings.deadline_margin_seconds
+        now = self._clock()
+        today = now.date()
+
+        preferences = request.preferences
+        routed, violations = validate_shipment(request.shipment, self._hubs, today=today)
+        violations += preference_violations(preferences, account_ids=self._accounts.keys(), fx=self._fx)
+        if routed is None or violations:
+            raise InvalidArgument(violations)
+        shipment = routed.shipment
+        try:
+            decision = self._policies.decide(
+                shipment.origin_country,
+                shipment.original_order,
+                [item.return_reason for item in shipment.items],
+                today,
+            )
+        except NoReturnPolicy as exc:
+            raise FailedPrecondition(str(exc), reason="NO_RETURN_POLICY") from exc
+        display_currency = self._display_currency(
+            preferences, request.merchant_currency, decision.customer_fee
+        )
+
+        plans, refusals = self._plan(routed, preferences)
+        answers = await self._fan_out(shipment, plans, deadline)
+        failures = refusals + [
+            self._failure(a.account_id, a.error) for a in answers if a.error and not a.rates
+        ]
+
+        rates = [rate for answer in answers for rate in answer.rates]
+        destination = routed.hub.id if routed.hub else shipment.destination_country
+        lanes = await self._lanes(rates, shipment.origin_country, destination, deadline)
+        digest = shipment_digest(shipment)
+        expires_at = (now + self._settings.token_ttl).replace(microsecond=0)
+        quotes = []
+        for rate in rates:
+            if preferences.max_transit_days and (
+                rate.transit_days is None or rate.transit_days > preferences.max_transit_days
+            ):
+                continue
+            lane = lanes.get(
+                LaneKey(rate.account_id, rate.service_code, shipment.origin_country, destination)
+            )
+            quotes.append(
+                self._quote(
+                    rate, routed.hub, display_currency, today, lane, digest, request.merchant_id, expires_at
+                )
+            )
+        return QuoteReturnResult(
+            quotes=rank(quotes, preferences.sort),
+            errors=tuple(failures),
+            shipment=shipment,
+            hub=routed.hub,
+            cross_border=declaration_required(shipment.origin_country, shipment.destination_country),
+            display_currency=display_currency,
+            fx_as_of=self._fx.as_of,
+            fx_source=self._fx.source,
+            return_policy=decision,
+        )
+
+    def _display_currency(
+        self, preferences: QuotePreferences, merchant_currency: str, policy_fee: Money
+    ) -> str:
+        for candidate in (preferences.display_currency, merchant_currency, policy_fee.currency):
+            if not candidate:
+                continue
+            try:
+                self._fx.rate(self._fx.base, candidate)
+            except (MissingFxRate, ValueError):
+                continue
+            return candidate.strip().upper()
+        return self._fx.base
+
+    def _plan(
+        self, routed: RoutedShipment, preferences: QuotePreferences
+    ) -> tuple[list[tuple[str, tuple[Handover, ...]]], list[CarrierQuoteFailure]]:
+        """(account, handovers to ask for) per eligible account; error entries for named accounts left out."""
+        shipment, hub = routed.shipment, routed.hub
+        named = set(preferences.carrier_account_ids)
+        plans: list[tuple[str, tuple[Handover, ...]]] = []
+        refusals: list[CarrierQuoteFailure] = []
+        for account_id in self._accounts:
+            if named and account_id not in named:
+                continue
+            reason, handovers = self._eligibility(account_id, shipment, hub, preferences.handover)
+            if reason is None:
+                plans.append((account_id, handovers))
+            elif named:
+                code = "UNAVAILABLE" if account_id in self._disabled else "UNSUPPORTED_LANE"
+                refusals.append(self._refusal(account_id, code, reason))
+        return plans, refusals
+
+    def _eligibility(
+        self, account_id: str, shipment: ReturnShipment, hub: Hub | None, wanted: Handover | None
+    ) -> tuple[str | None, tuple[Handover, ...]]:
+        carrier = self._carriers.get(account_id)
+        if carrier is None:
+            return f"account disabled: {self._disabled.get(account_id, 'not configured')}", ()
+        capabilities = carrier.capabilities
+        if not capabilities.supports(Operation.QUOTE):
+            return "the carrier does not quote", ()
+        if not capabilities.serves(
+            shipment.origin_country, shipment.destination_country, shipment.destination_hub_id
+        ):
+            target = shipment.destination_hub_id or shipment.destination_country
+            return f"does not carry from {shipment.origin_country} to {target}", ()
+        if hub is not None and not hub.accepts(account_id):
+            return f"hub {hub.id} does not take in this carrier", ()
+        handovers = tuple(
+            h for h in Handover if h in capabilities.handovers and (wanted is None or h is wanted)
+        )
+        if not handovers:
+            return f"offers no {wanted.value if wanted else 'handover'}", ()
+        return None, handovers
+
+    async def _fan_out(
+        self, shipment: ReturnShipment, plans: Sequence[tuple[str, tuple[Handover, ...]]], deadline: float
+    ) -> list[_Answer]:
+        tasks = {
+            account_id: asyncio.create_task(self._ask(account_id, shipment, handovers, deadline))
+            for account_id, handovers in plans
+        }
+        if not tasks:
+            return []
+        wait = max(0.0, deadline + self._settings.deadline_margin_seconds - self._loop_clock())
+        done, pending = await asyncio.wait(tasks.values(), timeout=wait)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        answers = []
+        for account_id, task in tasks.items():
+            if task in done and not task.cancelled():
+                answers.append(task.result())
+            else:
+                answers.append(
+                    _Answer(account_id, [], TimedOut("no answer by the deadline", carrier=account_id))
+                )
+        return answers
+
+    async def _ask(
+        self, account_id: str, shipment: ReturnShipment, handovers: Sequence[Handover], deadline: float
+    ) -> _Answer:
+        carrier = self._carriers[account_id]
+        results = await asyncio.gather(
+            *(carrier.quote(dataclasses.replace(shipment, handover=h), deadline=deadline) for h in handovers),
+            return_exceptions=True,
+        )
+        rates: list[Rate] = []
+        errors: list[CarrierError] = []
+        for result in results:
+            if isinstance(result, CarrierError):
+                errors.append(result)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                rates.extend(result)
+        # With rates for one handover, a refusal of the other is no failure; without, the most telling error.
+        errors.sort(key=lambda e: e.code == "UNSUPPORTED_LANE")
+        return _Answer(account_id, rates, errors[0] if errors else None)
+
+    async def _lanes(
+        self, rates: Sequence[Rate], origin: str, destination: str, deadline: float
+    ) -> Mapping[LaneKey, LanePerformance]:
+        if self._lane_performance is None or not rates:
+            return {}
+        keys = list(dict.fromkeys(LaneKey(r.account_id, r.service_code, origin, destination) for r in rates))
+        try:
+            async with asyncio.timeout(max(0.0, deadline - self._loop_clock())):
+                return await self._lane_performance.lane_performance(keys)
+        except TimeoutError:
+            return {}
+        except Exception:
+            # Lane figures enrich quotes; their absence must not cost the caller the quotes.
+            _log.exception("lane performance lookup failed")
+            return {}
+
+    def _quote(
+        self,
+        rate: Rate,
+        hub: Hub | None,
+        display_currency: str,
+        today: dt.date,
+        lane: LanePerformance | None,
+        digest: str,
+        merchant_id: str,
+        expires_at: dt.datetime,
+    ) -> Quote:
+        try:
+            display_price: Money | None = self._fx.convert(rate.price, display_currency)
+        except MissingFxRate:
+            display_price = None
+        estimated = rate.estimated_delivery
+        if estimated is None and rate.transit_days is not None:
+            estimated = add_business_days(today, rate.transit_days)
+        claims = QuoteClaims(
+            account_id=rate.account_id,
+            service_code=rate.service_code,
+            handover=rate.handover,
+            price=rate.price,
+            shipment_digest=digest,
+            merchant_id=merchant_id,
+            expires_at=expires_at,
+        )
+        account = self._accounts[rate.account_id]
+        return Quote(
+            token=self._signer.sign(claims),
+            expires_at=expires_at,
+            account_id=rate.account_id,
+            carrier=rate.carrier,
+            provider=account.adapter,
+            service_code=rate.service_code,
+            service_name=rate.service_name,
+            price=rate.price,
+            display_price=display_price,
+            components=rate.components,
+            transit_days=rate.transit_days,
+            estimated_delivery=estimated,
+            handover=rate.handover,
+            hub=hub,
+            label_formats=self._carriers[rate.account_id].capabilities.label_formats,
+            lane_performance=lane,
+            value_score=(
+                value_score(display_price.amount, rate.transit_days, lane, self._settings.weights)
+                if display_price is not None
+                else None
+            ),
+        )
+
+    def _refusal(self, account_id: str, code: str, message: str) -> CarrierQuoteFailure:
+        account = self._accounts[account_id]
+        return CarrierQuoteFailure(
+            account_id, account.carrier, account.adapter, code, message, retryable=False
+        )
+
+    def _failure(self, account_id: str, error: CarrierError) -> CarrierQuoteFailure:
+        account = self._accounts[account_id]
+        retry_after: float | None = getattr(error, "retry_after_seconds", None)
+        return CarrierQuoteFailure(
+            account_id=account_id,
+            carrier=account.carrier,
+            provider=account.adapter,
+            code=error.code,
+            message=error.message,
+            retryable=error.retryable,
+            retry_after_seconds=retry_after,
+            field=getattr(error, "field", ""),
+        )
