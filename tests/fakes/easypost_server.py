@@ -198,6 +198,7 @@ class EasyPostFake(LoopbackServer):
         self.route("POST", r"/v2/shipments/(?P<id>shp_\w+)/buy", self._buy)
         self.route("GET", r"/v2/shipments/(?P<id>shp_\w+)/label", self._convert_label)
         self.route("POST", r"/v2/shipments/(?P<id>shp_\w+)/refund", self._refund)
+        self.route("GET", r"/v2/rates/(?P<id>rate_\w+)", self._get_rate)
         self.route("POST", r"/v2/trackers", self._create_tracker)
         self.route("GET", r"/v2/trackers", self._list_trackers)
         self.route("GET", r"/v2/trackers/(?P<id>trk_\w+)", self._get_tracker)
@@ -673,6 +674,14 @@ class EasyPostFake(LoopbackServer):
             shipment["refund_status"] = self.refund_status
             shipment["updated_at"] = _now()
             return Response(200, shipment)
+
+    def _get_rate(self, request: RecordedRequest, match: re.Match[str]) -> Response:
+        with self._state:
+            rate = next(
+                (r for s in self.shipments.values() for r in s["rates"] if r["id"] == match["id"]),
+                None,
+            )
+        return Response(200, rate) if rate is not None else self.not_found(request)
 
     def _create_tracker(self, request: RecordedRequest, match: re.Match[str]) -> Response:
         data = (request.json or {}).get("tracker") or {}

@@ -152,7 +152,8 @@ def field_error(path: str, message: str) -> dict[str, Any]:
     parts = path.split(".")
     node: Any = [message]
     for part in reversed(parts):
-        node = [node] if part.isdigit() else {part: node}
+        # Like Django REST framework: one entry per list element, empty for the valid ones.
+        node = [*({} for _ in range(int(part))), node] if part.isdigit() else {part: node}
     return node if isinstance(node, dict) else {"__all__": [message]}
 
 
@@ -195,6 +196,7 @@ class ShippoFake(LoopbackServer):
         self.route("GET", r"/customs/declarations/(?P<id>\w+)", self._get_declaration)
         self.route("POST", r"/shipments", self._create_shipment)
         self.route("GET", r"/shipments/(?P<id>\w+)", self._get_shipment)
+        self.route("GET", r"/rates/(?P<id>\w+)", self._get_rate)
         self.route("POST", r"/transactions", self._create_transaction)
         self.route("GET", r"/transactions/(?P<id>\w+)", self._get_transaction)
         self.route("POST", r"/refunds", self._create_refund)
@@ -548,6 +550,11 @@ class ShippoFake(LoopbackServer):
         with self._state:
             shipment = self.shipments.get(match["id"])
         return Response(200, shipment) if shipment else self.not_found(request)
+
+    def _get_rate(self, request: RecordedRequest, match: re.Match[str]) -> Response:
+        with self._state:
+            rate = self.rates.get(match["id"])
+        return Response(200, rate) if rate else self.not_found(request)
 
     def _create_transaction(self, request: RecordedRequest, match: re.Match[str]) -> Response:
         data = request.json or {}
