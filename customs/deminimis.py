@@ -1,10 +1,10 @@
 """De minimis: below which consignment value an import pays no duty, no import tax, or a flat duty, by date.
 
-Each market's rules live in customs/data/deminimis/<market>.toml as dated rules. A rule has value bands chosen
-by import channel (post or courier) and by the country the parcel was shipped from (Canada, Customs Notice
-20-18), origins excluded from relief (the US suspension for China and Hong Kong), an optional flat duty (the EU
-EUR 3 per distinct tariff subheading from 2026-07-01) and seller collection of the import tax at the point of
-sale (EU IOSS, UK, Australia). The rule in force on the case's date decides; never today's date.
+Each market's rules live in customs/data/deminimis/<market>.toml as dated rules. A rule has value bands
+chosen by import channel (post or courier) and by the country the parcel was shipped from (Canada, Customs
+Notice 20-18), origins excluded from relief (the US suspension for China and Hong Kong), an optional flat duty
+(the EU EUR 3 per distinct tariff subheading from 2026-07-01) and seller collection of the import tax at the
+point of sale (EU IOSS, UK, Australia). The rule in force on the case's date decides; never today's date.
 """
 
 from __future__ import annotations
@@ -201,7 +201,9 @@ class DeMinimisBook:
             notes.append(f"import tax-free up to {band.tax_free_up_to if band else ''}")
         else:
             notes.append("import tax due at import")
-        confirmed = rule.confirmed and (duty is not DutyTreatment.FLAT or (rule.flat_duty is not None and rule.flat_duty.confirmed))
+        confirmed = rule.confirmed and (
+            duty is not DutyTreatment.FLAT or (rule.flat_duty is not None and rule.flat_duty.confirmed)
+        )
         return DeMinimisDecision(
             market=market,
             rule_id=rule.id,
@@ -269,7 +271,14 @@ def _band(table: RuleRecord, currency: str) -> DeMinimisBand:
 
 def _flat_duty(table: RuleRecord, currency: str) -> FlatDuty:
     table.check_keys(
-        {"per_distinct_subheading", "up_to", "subheading_digits", "requires_seller_collection", "confirmed", "note"}
+        {
+            "per_distinct_subheading",
+            "up_to",
+            "subheading_digits",
+            "requires_seller_collection",
+            "confirmed",
+            "note",
+        }
     )
     digits = table.integer("subheading_digits")
     if digits not in (6, 8, 10):
@@ -288,7 +297,9 @@ def _check_rule(rule: DeMinimisRule, table: RuleRecord, earlier: list[DeMinimisR
     if rule.effective_to is not None and rule.effective_to < rule.effective_from:
         raise table.error("effective_to", "is before effective_from")
     if rule.seller_collection is not SellerCollection.NONE and rule.seller_collects_up_to is None:
-        raise table.error("seller_collects_up_to", f"required when seller_collection is {rule.seller_collection}")
+        raise table.error(
+            "seller_collects_up_to", f"required when seller_collection is {rule.seller_collection}"
+        )
     keys = [(band.channel, band.shipped_from) for band in rule.bands]
     if len(set(keys)) != len(keys):
         raise table.error("bands", "two bands match the same channel and ship-from countries")

@@ -97,7 +97,7 @@ class RuleRecord:
 
     def decimal(self, key: str) -> Decimal:
         value = self._raw(key)
-        if isinstance(value, bool) or isinstance(value, float):
+        if isinstance(value, bool | float):
             raise self.error(key, f"expected a decimal number, got {value!r}")
         if isinstance(value, int | Decimal | str):
             try:
@@ -169,7 +169,9 @@ class RuleRecord:
                 result.append(kind(value))
             except ValueError:
                 allowed = ", ".join(member.value for member in kind)
-                raise self.error(f"{key}[{index}]", f"unknown value {value!r} (expected one of: {allowed})") from None
+                raise self.error(
+                    f"{key}[{index}]", f"unknown value {value!r} (expected one of: {allowed})"
+                ) from None
         return tuple(result)
 
     def country(self, key: str) -> str:
@@ -216,7 +218,8 @@ class RuleRecord:
         if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
             raise self.error(key, "expected an array of tables")
         return tuple(
-            RuleRecord(item, self.file, f"{self.field_path(key)}[{index}]") for index, item in enumerate(value)
+            RuleRecord(item, self.file, f"{self.field_path(key)}[{index}]")
+            for index, item in enumerate(value)
         )
 
 
@@ -238,7 +241,9 @@ def csv_records(text: str, file: str, columns: Collection[str]) -> Iterator[Rule
         raise RuleDataError(file, "header", f"missing column(s): {', '.join(missing)}")
     for number, row in enumerate(reader, start=1):
         if None in row:
-            raise RuleDataError(file, f"row {number}", f"more fields than the {len(header)} columns of the header")
+            raise RuleDataError(
+                file, f"row {number}", f"more fields than the {len(header)} columns of the header"
+            )
         record = RuleRecord(dict(row), file, f"row {number}")
         record.check_keys(columns)
         yield record
@@ -252,7 +257,7 @@ def hs_digits(code: str) -> str:
     return digits
 
 
-# --- Customs territories -------------------------------------------------------------------------------------
+# --- Customs territories ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +294,9 @@ def customs_territories() -> tuple[CustomsTerritory, ...]:
             members.append(
                 TerritoryMembership(member.country("country"), member.day("from"), member.optional_day("to"))
             )
-        territories.append(CustomsTerritory(table.text("id"), table.text("name"), table.text("source"), tuple(members)))
+        territories.append(
+            CustomsTerritory(table.text("id"), table.text("name"), table.text("source"), tuple(members))
+        )
     return tuple(territories)
 
 
@@ -303,7 +310,7 @@ def customs_territory(country: str, on: dt.date) -> str:
     return code
 
 
-# --- Rate tables ---------------------------------------------------------------------------------------------
+# --- Rate tables -------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,11 +368,16 @@ class ProcessingFeeSchedule:
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
 
     def fee_for(self, entry_value: Money) -> Money:
-        """MPF for an entry of this value: ad valorem within min/max on formal entries, flat on informal ones."""
+        """MPF for an entry of this value: ad valorem within the minimum and maximum on formal entries, flat
+        on informal ones."""
         if entry_value <= self.informal_entry_limit:
             return self.informal_fee
         ad_valorem = Money(entry_value.amount * self.ad_valorem_percent / 100, entry_value.currency)
-        return ad_valorem.rounded().min(self.formal_maximum) if ad_valorem >= self.formal_minimum else self.formal_minimum
+        return (
+            ad_valorem.rounded().min(self.formal_maximum)
+            if ad_valorem >= self.formal_minimum
+            else self.formal_minimum
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,9 +391,9 @@ class TariffTable:
         digits = hs_digits(hs_code)
         best: DutyRate | None = None
         for row in self.duty_rates:
-            if row.market == market and digits.startswith(row.hs_prefix):
-                if best is None or len(row.hs_prefix) > len(best.hs_prefix):
-                    best = row
+            matches = row.market == market and digits.startswith(row.hs_prefix)
+            if matches and (best is None or len(row.hs_prefix) > len(best.hs_prefix)):
+                best = row
         return best
 
     def import_tax_rate(self, country: str) -> ImportTaxRate | None:
@@ -393,7 +405,16 @@ class TariffTable:
 
 
 _MARKETS = frozenset({"EU", "GB", "US", "CA", "AU", "JP"})
-_DUTY_COLUMNS = ("market", "hs_code", "description", "duty_rate_percent", "source", "as_of", "confirmed", "note")
+_DUTY_COLUMNS = (
+    "market",
+    "hs_code",
+    "description",
+    "duty_rate_percent",
+    "source",
+    "as_of",
+    "confirmed",
+    "note",
+)
 _TAX_COLUMNS = ("country", "tax_name", "rate_percent", "source", "as_of", "confirmed", "note")
 
 
@@ -403,7 +424,9 @@ def parse_duty_rates(text: str, file: str) -> tuple[DutyRate, ...]:
     for record in csv_records(text, file, _DUTY_COLUMNS):
         market = record.text("market")
         if market not in _MARKETS:
-            raise record.error("market", f"unknown market {market!r} (expected one of: {', '.join(sorted(_MARKETS))})")
+            raise record.error(
+                "market", f"unknown market {market!r} (expected one of: {', '.join(sorted(_MARKETS))})"
+            )
         try:
             prefix = hs_digits(record.text("hs_code"))
         except ValueError as exc:
@@ -508,6 +531,10 @@ def load_tariff_table() -> TariffTable:
     package = "customs.data.tariffs"
     return TariffTable(
         duty_rates=parse_duty_rates(_data_text(package, "duty_rates.csv"), "tariffs/duty_rates.csv"),
-        tax_rates=parse_import_tax_rates(_data_text(package, "import_tax_rates.csv"), "tariffs/import_tax_rates.csv"),
-        fee_schedules=parse_fee_schedules(_data_text(package, "us_processing_fees.toml"), "tariffs/us_processing_fees.toml"),
+        tax_rates=parse_import_tax_rates(
+            _data_text(package, "import_tax_rates.csv"), "tariffs/import_tax_rates.csv"
+        ),
+        fee_schedules=parse_fee_schedules(
+            _data_text(package, "us_processing_fees.toml"), "tariffs/us_processing_fees.toml"
+        ),
     )

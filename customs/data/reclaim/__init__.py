@@ -1,0 +1,1 @@
+"""Packaged data files; see the README beside them."""

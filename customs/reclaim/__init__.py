@@ -1,0 +1,117 @@
+"""Duty reclaim: what import duty and tax comes back when returned goods leave again, under which regime,
+by when and with which forms; and the lifecycle of the resulting claims.
+
+Regimes are dated rules read from customs/data/reclaim/*.toml; unknown paid amounts are estimated from the de
+minimis rules (customs.deminimis) and tariff tables (customs.tariffs) and flagged as estimates.
+"""
+
+from customs.reclaim.apportionment import ApportionedShare, apportion_by_value
+from customs.reclaim.assessment import (
+    ComponentAmount,
+    ComponentRefund,
+    ConditionCheck,
+    LineAssessment,
+    LineRegimeOutcome,
+    NonRefundable,
+    ReclaimAssessment,
+    ReclaimWarning,
+    RegimeAssessment,
+    WarningCode,
+)
+from customs.reclaim.book import RegimeBook, load_regime_book, parse_regime, parse_regime_book
+from customs.reclaim.calculator import best_option, calculate_duty_reclaim
+from customs.reclaim.case import (
+    DesignatedImport,
+    EntryLine,
+    ImportEntry,
+    InvalidReclaimCase,
+    ProofOfExport,
+    ProofOfExportKind,
+    ReclaimCase,
+    ReturnDetails,
+)
+from customs.reclaim.claim import (
+    OPEN_STATUSES,
+    ClaimEvent,
+    ClaimStatus,
+    ClaimTransitionError,
+    ExportEvidence,
+    ExportMilestone,
+    ReclaimClaim,
+    apply_export_evidence,
+    cancel_claim,
+    claims_from_assessment,
+    expire_overdue,
+    mark_filed,
+)
+from customs.reclaim.components import ChargeComponent, ChargesPaid
+from customs.reclaim.regime import (
+    ComponentExclusion,
+    ComponentRefundRule,
+    DesignatedImportRule,
+    ExclusionCondition,
+    ImporterType,
+    ReclaimForm,
+    RefundMethod,
+    Regime,
+    RegimeConditions,
+    Source,
+)
+from customs.reclaim.timelimits import Anchor, LimitScope, Period, TimeLimit
+
+__all__ = [
+    "OPEN_STATUSES",
+    "Anchor",
+    "ApportionedShare",
+    "ChargeComponent",
+    "ChargesPaid",
+    "ClaimEvent",
+    "ClaimStatus",
+    "ClaimTransitionError",
+    "ComponentAmount",
+    "ComponentExclusion",
+    "ComponentRefund",
+    "ComponentRefundRule",
+    "ConditionCheck",
+    "DesignatedImport",
+    "DesignatedImportRule",
+    "EntryLine",
+    "ExclusionCondition",
+    "ExportEvidence",
+    "ExportMilestone",
+    "ImportEntry",
+    "ImporterType",
+    "InvalidReclaimCase",
+    "LimitScope",
+    "LineAssessment",
+    "LineRegimeOutcome",
+    "NonRefundable",
+    "Period",
+    "ProofOfExport",
+    "ProofOfExportKind",
+    "ReclaimAssessment",
+    "ReclaimCase",
+    "ReclaimClaim",
+    "ReclaimForm",
+    "ReclaimWarning",
+    "RefundMethod",
+    "Regime",
+    "RegimeAssessment",
+    "RegimeBook",
+    "RegimeConditions",
+    "ReturnDetails",
+    "Source",
+    "TimeLimit",
+    "WarningCode",
+    "apply_export_evidence",
+    "apportion_by_value",
+    "best_option",
+    "calculate_duty_reclaim",
+    "cancel_claim",
+    "claims_from_assessment",
+    "expire_overdue",
+    "load_regime_book",
+    "mark_filed",
+    "parse_regime",
+    "parse_regime_book",
+]
