@@ -55,15 +55,6 @@ class InvalidDocumentInput(ValueError):
         self.message = message
 
 
-class UnsupportedDocumentFormat(ValueError):
-    """The document kind cannot be produced in the asked format (for example ZPL for a CN23)."""
-
-    def __init__(self, kind: DocumentKind, document_format: DocumentFormat) -> None:
-        super().__init__(f"{kind.value} documents cannot be rendered as {document_format.value}")
-        self.kind = kind
-        self.format = document_format
-
-
 class Handover(StrEnum):
     DROP_OFF = "drop_off"
     PICKUP = "pickup"

@@ -8,11 +8,21 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from customs.address import Address, Contact, Party
 from service.documents.label import render_label
-from service.documents.label_layout import CUSTOMS_MARKER, format_weight, layout_label, qr_payload
+from service.documents.label_layout import (
+    CUSTOMS_MARKER,
+    MARGIN,
+    WIDTH,
+    format_weight,
+    layout_label,
+    qr_payload,
+)
 from service.documents.model import DocumentFormat, DocumentKind, InvalidDocumentInput, LabelDocument
+from service.documents.typeface import text_width
 from service.documents.zpl import decode_field_hex
 
 from .conftest import LABEL_ID, TRACKING, decode_barcodes, pdf_pages_as_png, pdf_text
@@ -191,3 +201,30 @@ def test_bad_address_is_reported_with_its_path(label: LabelDocument) -> None:
 def test_created_date_is_iso(label: LabelDocument, tmp_path: Path) -> None:
     later = dataclasses.replace(label, created_on=dt.date(2027, 1, 9))
     assert "2027-01-09" in pdf_text(render_label(later, DocumentFormat.PDF).data, tmp_path)
+
+
+_ADDRESS_TEXT = st.text(
+    alphabet=st.characters(exclude_categories=["Cs"], max_codepoint=0x9FFF), min_size=1, max_size=60
+).filter(lambda s: s.strip())
+
+
+# The label fixture is frozen, so sharing it across generated inputs is safe.
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=_ADDRESS_TEXT, street=_ADDRESS_TEXT, city=_ADDRESS_TEXT)
+def test_any_sender_text_fits_the_label_and_never_breaks_the_zpl(
+    label: LabelDocument, name: str, street: str, city: str
+) -> None:
+    sender = Party(Contact(name), Address(country="DE", lines=(street,), locality=city, postal_code="10115"))
+    document = dataclasses.replace(label, sender=sender)
+    layout = layout_label(document)
+    for block in layout.texts:
+        assert block.x >= MARGIN
+        for line in block.lines:
+            assert block.x + text_width(line, block.size, bold=block.bold) <= WIDTH - MARGIN + 0.01
+    sender_block = layout.texts[4]
+    assert len(sender_block.lines) * sender_block.leading <= 50 + 0.01
+    zpl = render_label(document, DocumentFormat.ZPL).data.decode("ascii")
+    assert zpl.count("^XA") == 1
+    assert zpl.endswith("^XZ")
+    assert zpl.count("^XZ") == 1
+    assert "~" not in zpl
