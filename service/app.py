@@ -11,6 +11,7 @@ from service.metrics import ServiceMetrics
 from service.storage.engine import Database, create_database
 from service.storage.schema import upgrade_database
 from service.storage.tenancy import Tenancy
+from service.telemetry import CarrierTelemetry
 
 
 class MerchantKeyAuthenticator:
@@ -31,6 +32,8 @@ class Application:
     tenancy: Tenancy
     authenticator: MerchantKeyAuthenticator
     metrics: ServiceMetrics
+    # Pass as `observer=` to every ResilientCarrier: carrier spans, latency/error metrics, breaker state.
+    carrier_telemetry: CarrierTelemetry
     # Servicer objects by short service name (e.g. "RatesService"); absent services answer UNIMPLEMENTED.
     servicers: dict[str, object] = field(default_factory=dict)
 
@@ -43,10 +46,12 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
         await upgrade_database(settings.database_url)
     database = create_database(settings.database_url)
     tenancy = Tenancy(database, cache_ttl=timedelta(seconds=settings.auth_cache_seconds))
+    metrics = ServiceMetrics()
     return Application(
         settings=settings,
         database=database,
         tenancy=tenancy,
         authenticator=MerchantKeyAuthenticator(tenancy),
-        metrics=ServiceMetrics(),
+        metrics=metrics,
+        carrier_telemetry=CarrierTelemetry(metrics),
     )

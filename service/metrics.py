@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+CARRIER_OK = "OK"
+CARRIER_CANCELLED = "CANCELLED"  # the caller gave up on the attempt: timed, but not a carrier error
+# Values of backhaul_carrier_breaker_state: higher is worse, so max() over replicas shows the worst.
+BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN = 0, 1, 2
 
 
 class ServiceMetrics:
@@ -26,10 +35,51 @@ class ServiceMetrics:
         self.rpc_in_flight = Gauge(
             "backhaul_rpc_in_flight", "RPCs being handled right now.", registry=self.registry
         )
+        self.carrier_latency = Histogram(
+            "backhaul_carrier_call_duration_seconds",
+            "Carrier call attempts by carrier account, operation and outcome (OK or the carrier error code).",
+            ["carrier", "operation", "outcome"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.carrier_errors = Counter(
+            "backhaul_carrier_errors_total",
+            "Failed carrier call attempts by carrier account, operation and carrier error code.",
+            ["carrier", "operation", "code"],
+            registry=self.registry,
+        )
+        self._breakers = _BreakerStates()
+        self.registry.register(self._breakers)
 
     def observe_rpc(self, method: str, code: str, seconds: float) -> None:
         self.rpc_requests.labels(method, code).inc()
         self.rpc_latency.labels(method, code).observe(seconds)
 
+    def observe_carrier_attempt(self, carrier: str, operation: str, outcome: str, seconds: float) -> None:
+        self.carrier_latency.labels(carrier, operation, outcome).observe(seconds)
+        if outcome not in (CARRIER_OK, CARRIER_CANCELLED):
+            self.carrier_errors.labels(carrier, operation, outcome).inc()
+
+    def watch_breaker(self, carrier: str, state: Callable[[], int]) -> None:
+        """Report `state()` (BREAKER_CLOSED, _HALF_OPEN or _OPEN) for `carrier` at each scrape."""
+        self._breakers.sources[carrier] = state
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _BreakerStates(Collector):
+    """Reads each carrier's circuit breaker when scraped, so an open breaker turning half-open shows."""
+
+    def __init__(self) -> None:
+        self.sources: dict[str, Callable[[], int]] = {}
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "backhaul_carrier_breaker_state",
+            "Circuit breaker per carrier account: 0 closed, 1 half-open (probing), 2 open (failing fast).",
+            labels=["carrier"],
+        )
+        for carrier, state in sorted(self.sources.items()):
+            family.add_metric([carrier], state())
+        yield family

@@ -12,19 +12,22 @@ import contextlib
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import uvicorn
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
+from opentelemetry.sdk.trace import TracerProvider
 
 from service.app import Application, build_application
-from service.config import Settings
+from service.config import ConfigError, Settings
 from service.grpc.pipeline import RpcPipeline
 from service.grpc.services import register_contract
 from service.http.app import create_http_app
 from service.logging import get_logger
+from service.telemetry import configure_tracing, rpc_tracing_interceptor
 
 log = get_logger("backhaul.server")
 
@@ -63,13 +66,17 @@ def _tls_mode(settings: Settings) -> str:
 
 
 class BackhaulServer:
-    def __init__(self, application: Application) -> None:
+    def __init__(self, application: Application, *, tracer_provider: TracerProvider | None = None) -> None:
         self.application = application
         settings = application.settings
         self._health = HealthServicer()
         self._state = "NOT_SERVING"
+        interceptors: list[grpc.aio.ServerInterceptor[Any, Any]] = []
+        if tracer_provider is not None:  # outermost, so the RPC's span covers authentication and errors
+            interceptors.append(rpc_tracing_interceptor(tracer_provider))
+        interceptors.append(RpcPipeline(application.authenticator, application.metrics))
         self._grpc = grpc.aio.server(
-            interceptors=[RpcPipeline(application.authenticator, application.metrics)],
+            interceptors=interceptors,
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._grpc)
@@ -140,8 +147,21 @@ class BackhaulServer:
 
 async def serve(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT, then drain; the process exit code."""
+    try:
+        tracer_provider = configure_tracing()
+    except ConfigError as error:
+        log.error("server.config_invalid", error=str(error))
+        return 2
+    try:
+        return await _serve(settings, tracer_provider)
+    finally:
+        if tracer_provider is not None:  # flush the last spans; exporting may block on the network
+            await asyncio.to_thread(tracer_provider.shutdown)
+
+
+async def _serve(settings: Settings, tracer_provider: TracerProvider | None) -> int:
     application = await build_application(settings)
-    server = BackhaulServer(application)
+    server = BackhaulServer(application, tracer_provider=tracer_provider)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
