@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo serve test install install-test lint typecheck protos
+.PHONY: demo serve test install install-test system-deps lint typecheck protos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,13 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
-install-test: $(BIN)/python
+# Test tools from the system's packages: poppler (pdftoppm, pdftotext) and zbar (zbarimg) read rendered
+# documents back in the tests.
+system-deps:
+	@command -v pdftoppm >/dev/null && command -v zbarimg >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils zbar-tools >/dev/null)
+
+install-test: $(BIN)/python system-deps
 	$(BIN)/pip install --quiet -e '.[test]'
 	npm ci --silent --no-audit --no-fund
 
