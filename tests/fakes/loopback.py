@@ -182,11 +182,12 @@ class LoopbackServer:
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
-    def start(self) -> Self:
+    def start(self, port: int = 0) -> Self:
+        """Serve on 127.0.0.1:`port` (0: an ephemeral port) from a daemon thread."""
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        server = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(self))
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
