@@ -236,6 +236,16 @@ class ResilientCarrier:
         deadline: float | None,
         retry_on: Callable[[BaseException], bool],
     ) -> T:
+        # The first attempt runs without tenacity's bookkeeping (most calls succeed at once); a retryable
+        # failure is then replayed as tenacity's first attempt so backoff, Retry-After and stops apply.
+        first_failure: CarrierError | None = None
+        try:
+            with self._observer.attempt(self, name):
+                return await self._attempt(operation, deadline)
+        except CarrierError as error:
+            if self.policy.max_attempts <= 1 or not retry_on(error):
+                raise
+            first_failure = error
         stop: stop_base = stop_after_attempt(self.policy.max_attempts)
         if deadline is not None:
             stop = stop | _StopAtDeadline(deadline, self._clock)
@@ -247,8 +257,12 @@ class ResilientCarrier:
             reraise=True,
         )
         async for attempt in retrying:
-            with attempt, self._observer.attempt(self, name):
-                return await self._attempt(operation, deadline)
+            with attempt:
+                if first_failure is not None:
+                    replayed, first_failure = first_failure, None
+                    raise replayed
+                with self._observer.attempt(self, name):
+                    return await self._attempt(operation, deadline)
         raise AssertionError("tenacity ended without a result or an exception")  # pragma: no cover
 
     async def _attempt(self, operation: Callable[[], Awaitable[T]], deadline: float | None) -> T:

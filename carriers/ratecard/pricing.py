@@ -14,13 +14,14 @@ A pickup fee, when the carrier collects, is added once per shipment.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from carriers.models import Handover, Parcel, PriceComponent
 from carriers.ratecard.card import RateCard, RemoteArea, ServiceLevel, ZoneTariff
-from customs.money import Money, total
+from customs.money import Money, minor_units
 
 _HUNDRED = Decimal(100)
 
@@ -56,16 +57,18 @@ def transport_charge(tariff: ZoneTariff, grams: int) -> tuple[Decimal, Decimal]:
 
 @dataclass(frozen=True, slots=True)
 class ParcelCharge:
+    """One parcel's price lines, each already rounded to the card currency's minor units."""
+
     actual_grams: int
     volumetric_grams: int
     chargeable_grams: int
-    base: Money
-    excess_weight: Money
-    fuel: Money
-    remote_area: Money
+    base: Decimal
+    excess_weight: Decimal
+    fuel: Decimal
+    remote_area: Decimal
 
     @property
-    def total(self) -> Money:
+    def total(self) -> Decimal:
         return self.base + self.excess_weight + self.fuel + self.remote_area
 
     def as_raw(self) -> dict[str, str | int]:
@@ -73,12 +76,22 @@ class ParcelCharge:
             "actual_grams": self.actual_grams,
             "volumetric_grams": self.volumetric_grams,
             "chargeable_grams": self.chargeable_grams,
-            "base": str(self.base.amount),
-            "excess_weight": str(self.excess_weight.amount),
-            "fuel": str(self.fuel.amount),
-            "remote_area": str(self.remote_area.amount),
-            "total": str(self.total.amount),
+            "base": str(self.base),
+            "excess_weight": str(self.excess_weight),
+            "fuel": str(self.fuel),
+            "remote_area": str(self.remote_area),
+            "total": str(self.total),
         }
+
+
+@functools.cache
+def _minor_unit(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def _round(amount: Decimal, currency: str) -> Decimal:
+    """Money.rounded()'s rule (minor units, half up) on a bare Decimal: this path builds no Money per line."""
+    return amount.quantize(_minor_unit(currency), rounding=ROUND_HALF_UP)
 
 
 def price_parcel(
@@ -89,19 +102,15 @@ def price_parcel(
     grams = chargeable_grams(parcel, card.volumetric_divisor, card.weight_increment_grams)
     base, excess = transport_charge(tariff, grams)
     fuel = (base + excess) * card.fuel_surcharge_percent / _HUNDRED
-    remote_amount = remote.surcharge if remote else Decimal(0)
-
-    def line(amount: Decimal) -> Money:
-        return Money(amount, card.currency).rounded()
-
+    currency = card.currency
     return ParcelCharge(
         actual_grams=parcel.weight_grams,
         volumetric_grams=volumetric_grams(parcel, card.volumetric_divisor),
         chargeable_grams=grams,
-        base=line(base),
-        excess_weight=line(excess),
-        fuel=line(fuel),
-        remote_area=line(remote_amount),
+        base=_round(base, currency),
+        excess_weight=_round(excess, currency),
+        fuel=_round(fuel, currency),
+        remote_area=_round(remote.surcharge if remote else Decimal(0), currency),
     )
 
 
@@ -113,25 +122,25 @@ class ShipmentCharge:
 
     def components(self) -> tuple[PriceComponent, ...]:
         """The price itemised by kind, summed over parcels; zero lines are left out."""
-        currency = self.total.currency
         parcels = self.parcels
         lines = (
-            ("base", "weight-break price", total((c.base for c in parcels), currency)),
+            ("base", "weight-break price", sum((c.base for c in parcels), Decimal(0))),
             (
                 "excess_weight",
                 "per kg above the last break",
-                total((c.excess_weight for c in parcels), currency),
+                sum((c.excess_weight for c in parcels), Decimal(0)),
             ),
-            ("fuel_surcharge", "fuel surcharge", total((c.fuel for c in parcels), currency)),
+            ("fuel_surcharge", "fuel surcharge", sum((c.fuel for c in parcels), Decimal(0))),
             (
                 "remote_area_surcharge",
                 "remote-area surcharge",
-                total((c.remote_area for c in parcels), currency),
+                sum((c.remote_area for c in parcels), Decimal(0)),
             ),
-            ("pickup_fee", "collection by the carrier", self.pickup_fee),
+            ("pickup_fee", "collection by the carrier", self.pickup_fee.amount),
         )
+        currency = self.total.currency
         return tuple(
-            PriceComponent(code, text, amount) for code, text, amount in lines if not amount.is_zero()
+            PriceComponent(code, text, Money(amount, currency)) for code, text, amount in lines if amount
         )
 
 
@@ -144,5 +153,6 @@ def price_shipment(
     handover: Handover,
 ) -> ShipmentCharge:
     charges = tuple(price_parcel(card, tariff, parcel, remote) for parcel in parcels)
-    pickup = Money(service.pickup_fee if handover is Handover.PICKUP else Decimal(0), card.currency).rounded()
-    return ShipmentCharge(charges, pickup, pickup + total((c.total for c in charges), card.currency))
+    pickup = _round(service.pickup_fee if handover is Handover.PICKUP else Decimal(0), card.currency)
+    amount = pickup + sum((c.total for c in charges), Decimal(0))
+    return ShipmentCharge(charges, Money(pickup, card.currency), Money(amount, card.currency))

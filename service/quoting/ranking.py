@@ -15,10 +15,11 @@ Quotes without a display price (no FX rate) sort after all others in every order
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from customs.money import Money
 from service.quoting.quotes import LanePerformance, Quote, QuoteTag
 from service.quoting.request import QuoteSort
 
@@ -56,22 +57,34 @@ def _sort_key(quote: Quote, order: QuoteSort) -> tuple[object, ...]:
     return (unpriced, amount, no_days, days, *tie_break)
 
 
+@dataclass(frozen=True, slots=True)
+class BestMarks:
+    """The lowest display amount and the fewest transit days of an answer."""
+
+    cheapest: Decimal | None
+    fastest: int | None
+
+    @classmethod
+    def of(cls, candidates: Iterable[tuple[Money | None, int | None]]) -> BestMarks:
+        pairs = list(candidates)
+        priced = [price.amount for price, _ in pairs if price is not None]
+        timed = [days for _, days in pairs if days is not None]
+        return cls(min(priced) if priced else None, min(timed) if timed else None)
+
+    def tags(self, display_price: Money | None, transit_days: int | None) -> frozenset[QuoteTag]:
+        tags = set()
+        if self.cheapest is not None and display_price is not None and display_price.amount == self.cheapest:
+            tags.add(QuoteTag.CHEAPEST)
+        if self.fastest is not None and transit_days == self.fastest:
+            tags.add(QuoteTag.FASTEST)
+        return frozenset(tags)
+
+
 def rank(quotes: Sequence[Quote], order: QuoteSort) -> tuple[Quote, ...]:
     """Sorted as asked, each quote tagged CHEAPEST and/or FASTEST (every quote sharing the best value)."""
-    priced = [q.display_price.amount for q in quotes if q.display_price is not None]
-    timed = [q.transit_days for q in quotes if q.transit_days is not None]
-    cheapest = min(priced) if priced else None
-    fastest = min(timed) if timed else None
+    marks = BestMarks.of((q.display_price, q.transit_days) for q in quotes)
     tagged = []
     for quote in quotes:
-        tags = set(quote.tags)
-        if (
-            cheapest is not None
-            and quote.display_price is not None
-            and quote.display_price.amount == cheapest
-        ):
-            tags.add(QuoteTag.CHEAPEST)
-        if fastest is not None and quote.transit_days == fastest:
-            tags.add(QuoteTag.FASTEST)
-        tagged.append(dataclasses.replace(quote, tags=frozenset(tags)))
+        tags = quote.tags | marks.tags(quote.display_price, quote.transit_days)
+        tagged.append(quote if tags == quote.tags else dataclasses.replace(quote, tags=tags))
     return tuple(sorted(tagged, key=lambda q: _sort_key(q, order)))

@@ -104,11 +104,18 @@ def _secret_bytes(secret: bytes | str) -> bytes:
 
 class QuoteTokenSigner:
     def __init__(self, secret: bytes | str, *, previous_secrets: Sequence[bytes | str] = ()) -> None:
-        self._key = _secret_bytes(secret)
-        self._verification_keys = (self._key, *(_secret_bytes(s) for s in previous_secrets))
+        # Keyed MAC states are prepared once and copied per token (saves the key schedule on every quote).
+        self._mac = hmac.new(_secret_bytes(secret), digestmod=hashlib.sha256)
+        self._verification_macs = (
+            self._mac,
+            *(hmac.new(_secret_bytes(s), digestmod=hashlib.sha256) for s in previous_secrets),
+        )
 
-    def _signature(self, key: bytes, signed_part: str) -> bytes:
-        return hmac.new(key, signed_part.encode("ascii"), hashlib.sha256).digest()
+    @staticmethod
+    def _signature(keyed: hmac.HMAC, signed_part: str) -> bytes:
+        mac = keyed.copy()
+        mac.update(signed_part.encode("ascii"))
+        return mac.digest()
 
     def sign(self, claims: QuoteClaims) -> str:
         payload = [
@@ -123,7 +130,7 @@ class QuoteTokenSigner:
         ]
         body = _b64encode(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
         signed_part = f"{_VERSION}.{body}"
-        return f"{signed_part}.{_b64encode(self._signature(self._key, signed_part))}"
+        return f"{signed_part}.{_b64encode(self._signature(self._mac, signed_part))}"
 
     def verify(
         self,
@@ -143,7 +150,7 @@ class QuoteTokenSigner:
         except (binascii.Error, ValueError):
             raise MalformedQuoteToken("signature is not base64url") from None
         if not any(
-            hmac.compare_digest(signature, self._signature(k, signed_part)) for k in self._verification_keys
+            hmac.compare_digest(signature, self._signature(k, signed_part)) for k in self._verification_macs
         ):
             raise TamperedQuoteToken()
         claims = _decode_claims(parts[1])

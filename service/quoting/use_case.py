@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from service.errors import FailedPrecondition, InvalidArgument
 from service.quoting.hubs import Hub, HubDirectory
 from service.quoting.policy import NoReturnPolicy, ReturnPolicyBook
 from service.quoting.quotes import CarrierQuoteFailure, LanePerformance, Quote, QuoteReturnResult
-from service.quoting.ranking import ValueWeights, rank, value_score
+from service.quoting.ranking import BestMarks, ValueWeights, rank, value_score
 from service.quoting.request import QuotePreferences, QuoteReturnRequest
 from service.quoting.token import QuoteClaims, QuoteTokenSigner, shipment_digest
 from service.quoting.validation import RoutedShipment, preference_violations, validate_shipment
@@ -65,6 +66,7 @@ class QuotingSettings:
     weights: ValueWeights = field(default_factory=ValueWeights)
 
 
+@functools.lru_cache(maxsize=256)
 def add_business_days(start: dt.date, days: int) -> dt.date:
     """`days` working days (Monday to Friday) after `start`."""
     current = start
@@ -181,20 +183,24 @@ class QuoteReturns:
         lanes = await self._lanes(rates, shipment.origin_country, destination, deadline)
         digest = shipment_digest(shipment)
         expires_at = (now + self._settings.token_ttl).replace(microsecond=0)
-        quotes = []
-        for rate in rates:
-            if preferences.max_transit_days and (
-                rate.transit_days is None or rate.transit_days > preferences.max_transit_days
-            ):
-                continue
-            lane = lanes.get(
-                LaneKey(rate.account_id, rate.service_code, shipment.origin_country, destination)
+        limit = preferences.max_transit_days
+        kept = [r for r in rates if not limit or (r.transit_days is not None and r.transit_days <= limit)]
+        priced = [(rate, self._display_price(rate.price, display_currency)) for rate in kept]
+        marks = BestMarks.of((display, rate.transit_days) for rate, display in priced)
+        quotes = [
+            self._quote(
+                rate,
+                display,
+                marks,
+                routed.hub,
+                today,
+                lanes.get(LaneKey(rate.account_id, rate.service_code, shipment.origin_country, destination)),
+                digest,
+                request.merchant_id,
+                expires_at,
             )
-            quotes.append(
-                self._quote(
-                    rate, routed.hub, display_currency, today, lane, digest, request.merchant_id, expires_at
-                )
-            )
+            for rate, display in priced
+        ]
         return QuoteReturnResult(
             quotes=rank(quotes, preferences.sort),
             errors=tuple(failures),
@@ -291,10 +297,20 @@ class QuoteReturns:
         self, account_id: str, shipment: ReturnShipment, handovers: Sequence[Handover], deadline: float
     ) -> _Answer:
         carrier = self._carriers[account_id]
-        results = await asyncio.gather(
-            *(carrier.quote(dataclasses.replace(shipment, handover=h), deadline=deadline) for h in handovers),
-            return_exceptions=True,
-        )
+        shipments = [
+            shipment if shipment.handover is h else dataclasses.replace(shipment, handover=h)
+            for h in handovers
+        ]
+        results: list[Sequence[Rate] | BaseException]
+        if len(shipments) == 1:  # the common case: no extra tasks
+            try:
+                results = [await carrier.quote(shipments[0], deadline=deadline)]
+            except CarrierError as error:
+                results = [error]
+        else:
+            results = await asyncio.gather(
+                *(carrier.quote(s, deadline=deadline) for s in shipments), return_exceptions=True
+            )
         rates: list[Rate] = []
         errors: list[CarrierError] = []
         for result in results:
@@ -324,21 +340,24 @@ class QuoteReturns:
             _log.exception("lane performance lookup failed")
             return {}
 
+    def _display_price(self, price: Money, display_currency: str) -> Money | None:
+        try:
+            return self._fx.convert(price, display_currency)
+        except MissingFxRate:
+            return None
+
     def _quote(
         self,
         rate: Rate,
+        display_price: Money | None,
+        marks: BestMarks,
         hub: Hub | None,
-        display_currency: str,
         today: dt.date,
         lane: LanePerformance | None,
         digest: str,
         merchant_id: str,
         expires_at: dt.datetime,
     ) -> Quote:
-        try:
-            display_price: Money | None = self._fx.convert(rate.price, display_currency)
-        except MissingFxRate:
-            display_price = None
         estimated = rate.estimated_delivery
         if estimated is None and rate.transit_days is not None:
             estimated = add_business_days(today, rate.transit_days)
@@ -374,6 +393,7 @@ class QuoteReturns:
                 if display_price is not None
                 else None
             ),
+            tags=marks.tags(display_price, rate.transit_days),
         )
 
     def _refusal(self, account_id: str, code: str, message: str) -> CarrierQuoteFailure:
