@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from carriers.accounts import load_accounts
 from service.auth import Principal
 from service.config import Settings
+from service.customs_declarations import CustomsDeclarations
+from service.documents.customs_documents import CERTIFICATION
+from service.grpc.customs_servicer import CustomsServicer
 from service.metrics import ServiceMetrics
+from service.quoting.fx import load_fx_table
+from service.quoting.hubs import load_hubs
 from service.storage.engine import Database, create_database
 from service.storage.schema import upgrade_database
 from service.storage.tenancy import Tenancy
@@ -36,8 +43,12 @@ class Application:
     carrier_telemetry: CarrierTelemetry
     # Servicer objects by short service name (e.g. "RatesService"); absent services answer UNIMPLEMENTED.
     servicers: dict[str, object] = field(default_factory=dict)
+    # Builds the HS search index in a thread after start-up (a few hundred ms), so no caller waits for it.
+    hs_search_warmup: asyncio.Task[None] | None = None
 
     async def close(self) -> None:
+        if self.hs_search_warmup is not None:
+            await self.hs_search_warmup
         await self.database.dispose()
 
 
@@ -47,6 +58,16 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
     database = create_database(settings.database_url)
     tenancy = Tenancy(database, cache_ttl=timedelta(seconds=settings.auth_cache_seconds))
     metrics = ServiceMetrics()
+    hubs = load_hubs(settings.hubs_file)
+    fx = load_fx_table(settings.fx_rates_file)
+    customs = CustomsServicer(
+        CustomsDeclarations(
+            fx=fx,
+            hubs=hubs,
+            carrier_account_ids=[account.id for account in load_accounts(settings.carriers_file)],
+            certification_statement=CERTIFICATION,
+        )
+    )
     return Application(
         settings=settings,
         database=database,
@@ -54,4 +75,6 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
         authenticator=MerchantKeyAuthenticator(tenancy),
         metrics=metrics,
         carrier_telemetry=CarrierTelemetry(metrics),
+        servicers={"CustomsService": customs},
+        hs_search_warmup=customs.start_warming(),
     )

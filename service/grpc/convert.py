@@ -9,16 +9,18 @@ postal codes where a country uses them) belong to the use cases, which report wi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TypeVar
 
 from google.type import date_pb2, money_pb2, postal_address_pb2
 
-from backhaul.v1 import common_pb2
+from backhaul.v1 import common_pb2, customs_pb2
 from carriers.models import Handover, LabelFormat, Parcel
 from customs.address import Address, Contact, Party
+from customs.declaration import CustomsDeclaration, DeclarationLine, DutyPayer, Incoterm, NonDeliveryOption
 from customs.goods import ItemCondition, OriginalOrder, ReturnedItem, ReturnReason
+from customs.hs import HsClassification, HsEdition, hs_editions
 from customs.money import Money, UnknownCurrency
 from service.errors import FieldViolation, InvalidArgument
 
@@ -159,9 +161,11 @@ def party_to_proto(party: Party) -> common_pb2.Party:
             email=party.contact.email,
             phone=party.contact.phone,
             tax_ids=[
-                common_pb2.TaxId(scheme=common_pb2.TaxIdScheme.Value(f"TAX_ID_SCHEME_{scheme}"), value=value)
+                common_pb2.TaxId(
+                    scheme=common_pb2.TaxIdScheme.Value(f"TAX_ID_SCHEME_{scheme.upper()}"), value=value
+                )
                 for scheme, value in party.contact.tax_ids.items()
-                if f"TAX_ID_SCHEME_{scheme}" in _TAX_SCHEMES
+                if f"TAX_ID_SCHEME_{scheme.upper()}" in _TAX_SCHEMES  # data files may write `eori`
             ],
         ),
         address=address_to_proto(party.address),
@@ -269,4 +273,166 @@ def original_order_from_proto(
         taxes_paid=optional_money(
             message.taxes_paid, message.HasField("taxes_paid"), join(path, "taxes_paid"), violations
         ),
+    )
+
+
+# Customs: HS codes ---------------------------------------------------------------------------------------
+
+_HS_LEVELS: dict[int, customs_pb2.HsCodeLevel.ValueType] = {
+    2: customs_pb2.HS_CODE_LEVEL_CHAPTER,
+    4: customs_pb2.HS_CODE_LEVEL_HEADING,
+    6: customs_pb2.HS_CODE_LEVEL_SUBHEADING,
+    8: customs_pb2.HS_CODE_LEVEL_NATIONAL,
+    10: customs_pb2.HS_CODE_LEVEL_NATIONAL,
+}
+
+
+def hs_edition_to_proto(edition: HsEdition) -> customs_pb2.HsEdition:
+    message = customs_pb2.HsEdition(name=edition.name, effective_from=date_to_proto(edition.effective_from))
+    if edition.effective_to is not None:
+        # The domain keeps the successor's first day (exclusive); the contract names the last day in force.
+        message.effective_to.CopyFrom(date_to_proto(edition.effective_to - dt.timedelta(days=1)))
+    return message
+
+
+def _hs_node(code: str, description: str) -> customs_pb2.HsNomenclatureNode:
+    return customs_pb2.HsNomenclatureNode(code=code, description=description)
+
+
+def hs_classification_to_proto(found: HsClassification) -> customs_pb2.HsCode:
+    """The code with its hierarchy; the level follows the number of digits (8 and 10 are national)."""
+    edition = next(e for e in hs_editions() if e.name == found.edition)
+    message = customs_pb2.HsCode(
+        code=found.code,
+        level=_HS_LEVELS[len(found.code)],
+        description=found.entry.description,
+        section=_hs_node(found.section.numeral, found.section.name),
+        chapter=_hs_node(found.chapter.code, found.chapter.description),
+        edition=hs_edition_to_proto(edition),
+    )
+    if found.heading is not None:
+        message.heading.CopyFrom(_hs_node(found.heading.code, found.heading.description))
+    if found.subheading is not None:
+        message.subheading.CopyFrom(_hs_node(found.subheading.code, found.subheading.description))
+    return message
+
+
+# Customs: declarations -----------------------------------------------------------------------------------
+
+_DUTY_PAYERS: tuple[tuple[DutyPayer, customs_pb2.DutyPayer.ValueType], ...] = (
+    (DutyPayer.SENDER, customs_pb2.DUTY_PAYER_SENDER),
+    (DutyPayer.ADDRESSEE, customs_pb2.DUTY_PAYER_RECIPIENT),
+    (DutyPayer.THIRD_PARTY, customs_pb2.DUTY_PAYER_THIRD_PARTY),
+)
+
+
+def incoterm_from_proto(
+    value: customs_pb2.Incoterm.ValueType, path: str, violations: Violations
+) -> Incoterm | None:
+    """None when unset; DDU (no Incoterms 2020 rule) is refused with a violation."""
+    name = customs_pb2.Incoterm.Name(value).removeprefix("INCOTERM_")
+    if name == "UNSPECIFIED":
+        return None
+    if name not in Incoterm.__members__:
+        violations.add(
+            path,
+            f"{name} is not an Incoterms 2020 rule and cannot go on a declaration; DAP replaced DDU in 2010",
+        )
+        return None
+    return Incoterm[name]
+
+
+def incoterm_to_proto(value: Incoterm) -> customs_pb2.Incoterm.ValueType:
+    return customs_pb2.Incoterm.Value(f"INCOTERM_{value.name}")
+
+
+def duty_payer_from_proto(value: customs_pb2.DutyPayer.ValueType) -> DutyPayer | None:
+    """None when unset."""
+    return next((domain for domain, proto in _DUTY_PAYERS if proto == value), None)
+
+
+def duty_payer_to_proto(value: DutyPayer) -> customs_pb2.DutyPayer.ValueType:
+    return next(proto for domain, proto in _DUTY_PAYERS if domain is value)
+
+
+def non_delivery_option_from_proto(
+    value: customs_pb2.NonDeliveryOption.ValueType,
+) -> NonDeliveryOption | None:
+    """None when unset."""
+    name = customs_pb2.NonDeliveryOption.Name(value).removeprefix("NON_DELIVERY_OPTION_")
+    return None if name == "UNSPECIFIED" else NonDeliveryOption[name]
+
+
+def non_delivery_option_to_proto(value: NonDeliveryOption) -> customs_pb2.NonDeliveryOption.ValueType:
+    return customs_pb2.NonDeliveryOption.Value(f"NON_DELIVERY_OPTION_{value.name}")
+
+
+def declared_items_from_proto(
+    messages: Sequence[common_pb2.ReturnedItem], path: str, violations: Violations
+) -> tuple[ReturnedItem, ...]:
+    """Every item of a return in request order, for a customs declaration that reports all problems at once.
+
+    An item whose unit value is missing or unusable (its violation recorded) is kept, valued at zero in the
+    currency of the first usable item, so its other fields are still checked and every item keeps the
+    index its paths name.
+    """
+    converted = [item_from_proto(m, f"{path}[{i}]", violations) for i, m in enumerate(messages)]
+    currency = next((item.unit_value.currency for item in converted if item is not None), "XXX")
+    items: list[ReturnedItem] = []
+    for index, (message, item) in enumerate(zip(messages, converted, strict=True)):
+        if item is None:
+            zero_valued = common_pb2.ReturnedItem()
+            zero_valued.CopyFrom(message)
+            zero_valued.unit_value.CopyFrom(money_pb2.Money(currency_code=currency))
+            item = item_from_proto(zero_valued, f"{path}[{index}]", Violations())
+            assert item is not None  # a zero amount in a valid currency always converts
+        items.append(item)
+    return tuple(items)
+
+
+def _declaration_line_to_proto(line: DeclarationLine) -> customs_pb2.CustomsDeclarationLine:
+    return customs_pb2.CustomsDeclarationLine(
+        description=line.description,
+        quantity=line.quantity,
+        net_weight_grams=line.net_weight_grams,
+        value=money_to_proto(line.value),
+        unit_value=money_to_proto(line.unit_value),
+        hs_code=line.hs_code.digits,
+        origin_country=line.origin_country,
+        sku=line.sku,
+    )
+
+
+def customs_declaration_to_proto(
+    declaration: CustomsDeclaration, *, importer_reference: str, certification_statement: str
+) -> customs_pb2.CustomsDeclaration:
+    references = declaration.references
+    return customs_pb2.CustomsDeclaration(
+        form=customs_pb2.CustomsForm.Value(f"CUSTOMS_FORM_{declaration.form.name}"),
+        category=customs_pb2.CustomsCategory.Value(f"CUSTOMS_CATEGORY_{declaration.category.name}"),
+        sender=party_to_proto(declaration.sender),
+        addressee=party_to_proto(declaration.addressee),
+        lines=[_declaration_line_to_proto(line) for line in declaration.lines],
+        total_value=money_to_proto(declaration.totals.value),
+        total_net_weight_grams=declaration.totals.net_weight_grams,
+        total_gross_weight_grams=declaration.totals.gross_weight_grams,
+        references=customs_pb2.CustomsReferences(
+            order_id=references.order_id,
+            outbound_tracking_number=references.outbound_tracking_number,
+            invoice_number=references.invoice_number,
+            export_reference=references.export_reference,
+            import_entry_number=references.import_entry_number,
+        ),
+        incoterm=incoterm_to_proto(declaration.incoterm),
+        duty_payer=duty_payer_to_proto(declaration.duty_payer),
+        non_delivery_option=non_delivery_option_to_proto(declaration.non_delivery_option),
+        certification=customs_pb2.CustomsCertification(
+            certified=True,
+            signer=declaration.certification.signer_name,
+            date=date_to_proto(declaration.certification.signed_on),
+            statement=certification_statement,
+        ),
+        importer_reference=importer_reference,
+        declaration_date=date_to_proto(declaration.declaration_date),
+        hs_edition=declaration.hs_edition,
     )
