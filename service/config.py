@@ -8,6 +8,7 @@ a bad value raises ConfigError naming the setting (and the file when it came fro
 from __future__ import annotations
 
 import os
+import secrets
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -63,6 +64,13 @@ def _parse_positive_float(value: str) -> float:
     return number
 
 
+def _parse_positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a whole number greater than zero")
+    return number
+
+
 def _parse_non_negative_float(value: str) -> float:
     number = float(value)
     if number < 0:
@@ -97,6 +105,10 @@ def _parse_secret(value: str) -> str:
             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
         )
     return value
+
+
+# Used when BACKHAUL_QUOTE_TOKEN_SECRET is unset: tokens then verify only in the process that signed them.
+_PROCESS_TOKEN_SECRET = secrets.token_urlsafe(48)
 
 
 def _meta(parse: Callable[[str], Any], doc: str) -> dict[str, Any]:
@@ -178,6 +190,66 @@ class Settings:
         default_factory=lambda: default_data_file("fx_rates.toml"),
         metadata=_meta(_parse_existing_file, "FX reference rates with their as-of date (TOML)"),
     )
+    tracking_heartbeat_seconds: float = field(
+        default=15.0,
+        metadata=_meta(
+            _parse_positive_float, "heartbeat interval of idle tracking streams when the client asks none"
+        ),
+    )
+    tracking_subscriber_queue: int = field(
+        default=1000,
+        metadata=_meta(
+            _parse_positive_int,
+            "live events buffered per tracking stream; a stream that falls further behind reads from the "
+            "store until it catches up",
+        ),
+    )
+    tracking_store_check_seconds: float = field(
+        default=1.0,
+        metadata=_meta(
+            _parse_positive_float,
+            "how often an idle replica compares its streamed position with the event log (covers bus "
+            "messages lost between a commit and its publication)",
+        ),
+    )
+    tracking_poll_interval_seconds: float = field(
+        default=900.0,
+        metadata=_meta(_parse_positive_float, "polling interval of parcels whose carrier has no webhooks"),
+    )
+    tracking_backstop_poll_seconds: float = field(
+        default=21600.0,
+        metadata=_meta(
+            _parse_positive_float,
+            "polling interval of parcels whose carrier sends webhooks (catches deliveries it never resends)",
+        ),
+    )
+    tracking_poll_rate_per_account: float = field(
+        default=5.0,
+        metadata=_meta(_parse_positive_float, "tracking polls per second per carrier account and replica"),
+    )
+    tracking_poll_max_age_days: float = field(
+        default=60.0,
+        metadata=_meta(
+            _parse_positive_float, "polling stops for parcels registered longer ago than this (days)"
+        ),
+    )
+    tracking_refund_business_days: int = field(
+        default=5,
+        metadata=_meta(
+            _parse_positive_int,
+            "expected refund: this many business days (Mon-Fri) after a return is delivered to the merchant",
+        ),
+    )
+    tracking_refund_terms_file: Path | None = field(
+        default=None,
+        metadata=_meta(
+            _parse_existing_file, "per-merchant refund business days overriding the default (TOML)"
+        ),
+    )
+    tracking_token_days: int = field(
+        default=180,
+        metadata=_meta(_parse_positive_int, "validity of per-label tracking tokens (days)"),
+    )
 
     def __post_init__(self) -> None:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
@@ -192,6 +264,11 @@ class Settings:
     @property
     def tls_enabled(self) -> bool:
         return self.tls_cert_file is not None
+
+    @property
+    def token_signing_secret(self) -> bytes:
+        """HMAC secret of quote and tracking tokens: the configured one, else this process's random one."""
+        return (self.quote_token_secret or _PROCESS_TOKEN_SECRET).encode()
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:

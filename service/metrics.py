@@ -35,6 +35,27 @@ class ServiceMetrics:
         self.rpc_in_flight = Gauge(
             "backhaul_rpc_in_flight", "RPCs being handled right now.", registry=self.registry
         )
+        self.tracking_events_ingested = Counter(
+            "backhaul_tracking_events_ingested_total",
+            "Tracking events received, by source and outcome (accepted or duplicate).",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.tracking_webhooks_refused = Counter(
+            "backhaul_tracking_webhooks_refused_total",
+            "Webhook deliveries refused for a missing or wrong signature, by carrier account.",
+            ["carrier_account"],
+            registry=self.registry,
+        )
+        # Both gauges read the live streams of this instance when scraped (set by the tracking wiring).
+        self.tracking_subscribers = Gauge(
+            "backhaul_tracking_subscribers", "Open tracking streams on this instance.", registry=self.registry
+        )
+        self.tracking_stream_lag = Gauge(
+            "backhaul_tracking_stream_lag_seconds",
+            "Age of the oldest committed event a tracking stream of this instance has not delivered yet.",
+            registry=self.registry,
+        )
         self.carrier_latency = Histogram(
             "backhaul_carrier_call_duration_seconds",
             "Carrier call attempts by carrier account, operation and outcome (OK or the carrier error code).",
