@@ -2,8 +2,9 @@
 
 EasyPost builds a return from the *original* shipment's addresses and swaps them itself: `to_address` is the
 customer (who received the goods), `from_address` the returns hub (where they go back to). Weights are in
-ounces, lengths in inches; customs values are USD line totals. Numbers are sent as decimal strings so no
-float ever carries an amount (EasyPost accepts numeric strings).
+ounces, lengths in inches; customs values are USD line totals. Customs fields come from the return's built
+customs declaration when the labels use case passes one, else (quotes) from its items. Numbers are sent as
+decimal strings so no float ever carries an amount (EasyPost accepts numeric strings).
 """
 
 from __future__ import annotations
@@ -11,16 +12,29 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
-from carriers.easypost.export_filing import ExportFilingRequired, export_exemptions
+from carriers.easypost.customs_lines import converted, customs_lines, declaration_of, quote_export_legend
 from carriers.easypost.options import EasyPostOptions
 from carriers.errors import InvalidRequest, UnsupportedLane
 from carriers.models import Handover, LabelFormat, Parcel, ReturnShipment
 from customs.address import Party
-from customs.money import CurrencyMismatch, MissingFxRate, Money
+from customs.declaration import ContentsCategory, CustomsDeclaration, DutyPayer, declaration_required
 
 GRAMS_PER_OUNCE = Decimal("28.349523125")  # avoirdupois ounce, exact by definition
 MM_PER_INCH = Decimal("25.4")
 LABEL_FORMATS = {LabelFormat.PDF: "PDF", LabelFormat.PNG: "PNG", LabelFormat.ZPL: "ZPL"}
+CONTENTS_TYPES = {
+    ContentsCategory.RETURNED_GOODS: "returned_goods",
+    ContentsCategory.GIFT: "gift",
+    ContentsCategory.DOCUMENTS: "documents",
+    ContentsCategory.COMMERCIAL_SAMPLE: "sample",
+    ContentsCategory.SALE_OF_GOODS: "merchandise",
+    ContentsCategory.OTHER: "other",
+}
+DUTY_PAYMENT_TYPES = {
+    DutyPayer.SENDER: "SENDER",
+    DutyPayer.ADDRESSEE: "RECEIVER",
+    DutyPayer.THIRD_PARTY: "THIRD_PARTY",
+}
 
 
 def ounces(grams: int, places: str) -> Decimal:
@@ -64,65 +78,56 @@ def parcel_params(parcel: Parcel) -> dict[str, str]:
     return {**inches, "weight": str(weight)}
 
 
-def usd_line_value(shipment: ReturnShipment, index: int, options: EasyPostOptions, carrier: str) -> Money:
-    """The item's line total in USD, converted with the account's customs FX table when priced otherwise."""
-    item = shipment.items[index]
-    line = item.line_value
-    if line.currency == "USD":
-        return line.rounded()
-    if options.customs_fx is None:
-        raise InvalidRequest(
-            f"EasyPost customs values are in USD and this item is priced in {line.currency}; "
-            "configure options.customs_fx on the account",
-            field=f"items[{index}].unit_value.currency_code",
-            carrier=carrier,
-        )
-    try:
-        return options.customs_fx.convert(line, "USD")
-    except (MissingFxRate, CurrencyMismatch) as exc:
-        raise InvalidRequest(
-            str(exc), field=f"items[{index}].unit_value.currency_code", carrier=carrier
-        ) from exc
-
-
 def customs_info_params(shipment: ReturnShipment, options: EasyPostOptions, carrier: str) -> dict[str, Any]:
-    """EasyPost customs_info for a cross-border return: returned_goods, per-line ounces and USD."""
-    if not shipment.items:
+    """EasyPost customs_info for a return crossing a customs border: per-line ounces and USD."""
+    declaration = declaration_of(shipment)
+    lines = customs_lines(shipment)
+    if not lines:
         raise InvalidRequest(
-            "a cross-border return needs its items for customs", field="items", carrier=carrier
+            "a return crossing a customs border needs its items", field="items", carrier=carrier
         )
+    fx = options.customs_fx
+    values = [converted(line.value, "USD", index, fx, carrier).rounded() for index, line in enumerate(lines)]
     items: list[dict[str, Any]] = []
-    lines: list[tuple[str, Money]] = []
-    for index, item in enumerate(shipment.items):
-        value = usd_line_value(shipment, index, options, carrier)
+    for line, value in zip(lines, values, strict=True):
         customs_item: dict[str, Any] = {
-            "description": item.description[:255],
-            "quantity": item.quantity,
-            "weight": str(ounces(item.line_weight_grams, "0.001")),
+            "description": line.description[:255],
+            "quantity": line.quantity,
+            "weight": str(ounces(line.net_weight_grams, "0.001")),
             "value": str(value.amount),
             "currency": "USD",
-            "origin_country": item.origin_country,
-            "code": item.sku,
+            "origin_country": line.origin_country,
+            "code": line.sku,
         }
-        if item.hs_code:
-            customs_item["hs_tariff_number"] = item.hs_code
+        if line.hs_code:
+            customs_item["hs_tariff_number"] = line.hs_code
         items.append(customs_item)
-        lines.append((item.hs_code or item.sku, value))
-    try:
-        legend = export_exemptions().legend(shipment.origin_country, shipment.destination_country, lines)
-    except ExportFilingRequired as exc:
-        raise InvalidRequest(str(exc), field="items", carrier=carrier) from exc
-    info: dict[str, Any] = {
-        "contents_type": "returned_goods",
-        "customs_certify": True,
-        "customs_signer": shipment.customer.contact.name,
-        "non_delivery_option": options.non_delivery_option,
-        "restriction_type": "none",
-        "customs_items": items,
-    }
+    if declaration is not None:
+        legend = declaration.references.eel_pfc or None
+        info: dict[str, Any] = {
+            "contents_type": CONTENTS_TYPES[declaration.category],
+            "customs_signer": declaration.certification.signer_name,
+            "non_delivery_option": declaration.non_delivery_option.value,
+        }
+    else:
+        legend = quote_export_legend(shipment, fx, carrier)
+        info = {
+            "contents_type": "returned_goods",
+            "customs_signer": shipment.customer.contact.name,
+            "non_delivery_option": options.non_delivery_option,
+        }
+    info.update(customs_certify=True, restriction_type="none", customs_items=items)
     if legend is not None:
         info["eel_pfc"] = legend
     return info
+
+
+def declared_terms(declaration: CustomsDeclaration) -> dict[str, Any]:
+    """Shipment options for the declaration's incoterm and duty payer, each taken as declared."""
+    return {
+        "incoterm": declaration.incoterm.value,
+        "duty_payment": {"type": DUTY_PAYMENT_TYPES[declaration.duty_payer]},
+    }
 
 
 def shipment_params(
@@ -149,6 +154,9 @@ def shipment_params(
         params["reference"] = shipment.reference
     if options.carrier_accounts:
         params["carrier_accounts"] = list(options.carrier_accounts)
-    if shipment.is_cross_border:
+    if declaration_required(shipment.origin_country, shipment.destination_country):
         params["customs_info"] = customs_info_params(shipment, options, carrier)
+        declaration = declaration_of(shipment)
+        if declaration is not None:
+            params["options"].update(declared_terms(declaration))
     return params

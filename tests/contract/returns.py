@@ -7,12 +7,22 @@ USD 1 = EUR 0.92).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from decimal import Decimal
 
 from carriers.models import Handover, LabelFormat, Parcel, ReturnShipment
 from customs.address import Address, Contact, Party
+from customs.declaration import (
+    Certification,
+    DeclarationRequest,
+    DutyPayer,
+    Incoterm,
+    NonDeliveryOption,
+    build_customs_declaration,
+)
 from customs.goods import ItemCondition, OriginalOrder, ReturnedItem, ReturnReason
-from customs.money import Money
+from customs.money import FxTable, Money
 
 HUB_US = Party(
     Contact("Returns Desk", "returns@acme.example", "+1 502 555 0100"),
@@ -21,7 +31,7 @@ HUB_US = Party(
     ),
 )
 HUB_DE = Party(
-    Contact("Retourenlager"),
+    Contact("Retourenlager", tax_ids={"EORI": "DE123456789012345"}),
     Address("DE", ("Hubweg 1",), "Köln", "50667", organization="ACME Retouren GmbH"),
 )
 CUSTOMER_FR = Party(
@@ -57,9 +67,14 @@ ORDER = OriginalOrder(
     order_id="SO-1001",
     order_date=dt.date(2026, 10, 20),
     delivery_date=dt.date(2026, 10, 24),
+    outbound_tracking_number="RR123456785DE",
     invoice_number="INV-2026-1001",
     export_reference="X20261020-ITN",
     import_entry_number="26FR000000012345",
+)
+DECLARED_ON = dt.date(2026, 11, 20)
+DECLARATION_FX = FxTable(
+    base="USD", as_of=dt.date(2026, 11, 19), rates={"EUR": Decimal("0.92"), "XDR": Decimal("0.74")}
 )
 PARCEL = Parcel(weight_grams=1200, length_mm=300, width_mm=200, height_mm=100)
 
@@ -88,6 +103,36 @@ def us_to(destination: Party, *items: ReturnedItem) -> ReturnShipment:
         original_order=ORDER,
         reference="RMA-7782",
     )
+
+
+def declared(
+    shipment: ReturnShipment,
+    incoterm: Incoterm = Incoterm.DAP,
+    duty_payer: DutyPayer = DutyPayer.ADDRESSEE,
+    aes_itn: str = "",
+) -> ReturnShipment:
+    """The shipment with the customs declaration the labels use case builds for it."""
+    request = DeclarationRequest(
+        sender=shipment.customer,
+        addressee=shipment.destination,
+        items=shipment.items,
+        original_order=shipment.original_order or ORDER,
+        declaration_date=DECLARED_ON,
+        gross_weight_grams=shipment.total_weight_grams,
+        incoterm=incoterm,
+        duty_payer=duty_payer,
+        non_delivery_option=NonDeliveryOption.ABANDON,
+        certification=Certification(f"{shipment.customer.contact.name} (signed)", DECLARED_ON),
+        aes_itn=aes_itn,
+    )
+    return dataclasses.replace(
+        shipment, customs_declaration=build_customs_declaration(request, DECLARATION_FX)
+    )
+
+
+def intra_eu() -> ReturnShipment:
+    """France to Germany: no customs border, and no items given."""
+    return ReturnShipment(customer=CUSTOMER_FR, destination=HUB_DE, parcels=(PARCEL,))
 
 
 def domestic_us() -> ReturnShipment:

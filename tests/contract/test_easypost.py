@@ -34,6 +34,7 @@ from carriers.registry import load_factory
 from carriers.resilience import ResilientCarrier
 from carriers.tracking import ExceptionReason, TrackingStatus
 from customs.address import Party
+from customs.declaration import DutyPayer, Incoterm
 from customs.goods import ReturnedItem
 from customs.money import Money
 from tests.contract.conftest import EASYPOST_WEBHOOK_SECRET, ENVIRON, easypost_account
@@ -42,8 +43,10 @@ from tests.contract.returns import (
     HUB_DE,
     JEANS,
     TSHIRT,
+    declared,
     domestic_us,
     fr_to_us,
+    intra_eu,
     us_to,
     usd,
     with_handover,
@@ -667,3 +670,43 @@ async def test_custom_rate_table_of_the_fake(easypost_fake: EasyPostFake) -> Non
         assert rate.price == Money.of("23.10", "CAD")
     finally:
         await adapter.close()
+
+
+# -- with the customs declaration the labels use case builds --------------------------------------------
+
+
+async def test_a_built_declaration_fills_the_customs_info(
+    easypost: EasyPostCarrier, easypost_fake: EasyPostFake
+) -> None:
+    camera = ReturnedItem("CAM-1", "Camera", 1, usd("4000.00"), 800, "JP", "8525.89")
+    shipment = declared(us_to(HUB_DE, camera), Incoterm.DDP, DutyPayer.SENDER, aes_itn="X20261120123456")
+    await easypost.purchase(
+        PurchaseRequest(shipment, "UPS:Expedited", "idem-7", label_format=LabelFormat.ZPL)
+    )
+    sent = sent_shipment(easypost_fake)
+    customs = sent["customs_info"]
+    assert customs["eel_pfc"] == "AES X20261120123456"  # over USD 2,500: the return's own filing
+    assert customs["customs_signer"] == "Sam Rivera (signed)"
+    assert customs["non_delivery_option"] == "abandon"
+    assert customs["customs_items"][0]["hs_tariff_number"] == "852589"  # validated code, digits only
+    assert customs["customs_items"][0]["value"] == "4000.00"
+    # Incoterm and duty payer exactly as declared, neither derived from the other.
+    assert sent["options"] == {"label_format": "ZPL", "incoterm": "DDP", "duty_payment": {"type": "SENDER"}}
+
+
+async def test_a_declared_dap_return_paid_by_the_hub(
+    easypost: EasyPostCarrier, easypost_fake: EasyPostFake
+) -> None:
+    await easypost.purchase(PurchaseRequest(declared(fr_to_us()), "UPS:Expedited", "idem-8"))
+    sent = sent_shipment(easypost_fake)
+    assert sent["options"]["incoterm"] == "DAP"
+    assert sent["options"]["duty_payment"] == {"type": "RECEIVER"}
+    assert "eel_pfc" not in sent["customs_info"]
+    assert [i["value"] for i in sent["customs_info"]["customs_items"]] == ["65.00", "85.87"]
+
+
+async def test_a_return_within_a_customs_territory_has_no_customs(
+    easypost: EasyPostCarrier, easypost_fake: EasyPostFake
+) -> None:
+    await easypost.quote(intra_eu())
+    assert "customs_info" not in sent_shipment(easypost_fake)

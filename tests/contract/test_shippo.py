@@ -35,9 +35,20 @@ from carriers.shippo import adapter as shippo_adapter
 from carriers.shippo.webhook_auth import TOKEN_HEADER
 from carriers.tracking import ExceptionReason, TrackingStatus
 from customs.address import Party
+from customs.declaration import DutyPayer, Incoterm
 from customs.goods import ReturnedItem
 from tests.contract.conftest import ENVIRON, SHIPPO_HMAC_SECRET, SHIPPO_WEBHOOK_TOKEN, shippo_account
-from tests.contract.returns import CUSTOMER_CA, HUB_DE, domestic_us, fr_to_us, us_to, usd, with_handover
+from tests.contract.returns import (
+    CUSTOMER_CA,
+    HUB_DE,
+    declared,
+    domestic_us,
+    fr_to_us,
+    intra_eu,
+    us_to,
+    usd,
+    with_handover,
+)
 from tests.fakes.loopback import Fault
 from tests.fakes.shippo_server import ServiceSpec, ShippoFake, TrackingScan, sign_webhook
 
@@ -640,3 +651,68 @@ async def test_concurrent_quotes_share_the_account_pool(
     results = await asyncio.gather(*(shippo.quote(fr_to_us()) for _ in range(6)))
     assert all(len(rates) == 4 for rates in results)
     assert len(shippo_fake.requests) == 6
+
+
+# -- with the customs declaration the labels use case builds --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("incoterm", "duty_payer", "sent_incoterm", "sent_payor"),
+    [
+        (Incoterm.DAP, DutyPayer.ADDRESSEE, "DDU", {"type": "RECIPIENT", "account": "510087020"}),
+        (Incoterm.DDP, DutyPayer.ADDRESSEE, "DDP", {"type": "RECIPIENT", "account": "510087020"}),
+        (Incoterm.DAP, DutyPayer.SENDER, "DDU", {"type": "SENDER"}),
+        (Incoterm.FCA, DutyPayer.THIRD_PARTY, "FCA", {"type": "THIRD_PARTY"}),
+    ],
+)
+async def test_a_built_declaration_states_incoterm_and_duty_payer_as_declared(
+    make_shippo: Callable[..., ShippoCarrier],
+    shippo_fake: ShippoFake,
+    incoterm: Incoterm,
+    duty_payer: DutyPayer,
+    sent_incoterm: str,
+    sent_payor: dict[str, str],
+) -> None:
+    # The account's own incoterm and payor type are overridden by the declaration, each on its own.
+    adapter = make_shippo(incoterm="DDP", duties_payor={"type": "RECIPIENT", "account": "510087020"})
+    await adapter.purchase(PurchaseRequest(declared(fr_to_us(), incoterm, duty_payer), "ups_saver", "idem-9"))
+    sent = declaration(shippo_fake)
+    assert (sent["incoterm"], sent["duties_payor"]) == (sent_incoterm, sent_payor)
+    assert sent["certify_signer"] == "Jeanne Martin (signed)"
+    assert sent["non_delivery_option"] == "ABANDON"
+    assert sent["invoice"] == "INV-2026-1001"
+    assert [i["tariff_number"] for i in sent["items"]] == ["610910", "620342"]
+
+
+async def test_a_declared_us_export_filing_is_sent_as_aes_itn(
+    shippo: ShippoCarrier, shippo_fake: ShippoFake
+) -> None:
+    camera = ReturnedItem("CAM-1", "Camera", 1, usd("4000.00"), 800, "JP", "8525.89")
+    shipment = declared(us_to(HUB_DE, camera), aes_itn="X20261120123456")
+    await shippo.purchase(PurchaseRequest(shipment, "ups_saver", "idem-10"))
+    sent = declaration(shippo_fake)
+    assert (sent["eel_pfc"], sent["aes_itn"]) == ("AES_ITN", "X20261120123456")
+
+
+async def test_a_declared_exemption_legend_becomes_its_code(
+    shippo: ShippoCarrier, shippo_fake: ShippoFake
+) -> None:
+    camera = ReturnedItem("CAM-1", "Camera", 1, usd("900.00"), 800, "JP", "8525.89")
+    await shippo.purchase(PurchaseRequest(declared(us_to(HUB_DE, camera)), "ups_saver", "idem-11"))
+    assert declaration(shippo_fake)["eel_pfc"] == "NOEEI_30_37_a"
+
+
+async def test_an_incoterm_shippo_lacks_is_refused_naming_the_field(
+    shippo: ShippoCarrier, shippo_fake: ShippoFake
+) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        await shippo.purchase(PurchaseRequest(declared(fr_to_us(), Incoterm.EXW), "ups_saver", "idem-12"))
+    assert refused.value.field == "customs_declaration.incoterm"
+    assert shippo_fake.requests == []
+
+
+async def test_a_return_within_a_customs_territory_has_no_declaration(
+    shippo: ShippoCarrier, shippo_fake: ShippoFake
+) -> None:
+    await shippo.quote(intra_eu())
+    assert "customs_declaration" not in sent_shipment(shippo_fake)

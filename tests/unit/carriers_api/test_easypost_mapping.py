@@ -1,4 +1,4 @@
-"""Pure pieces of the EasyPost adapter: units, the EEI exemption rule, error fields, Retry-After."""
+"""Pure pieces of the EasyPost adapter: units, addresses, error fields, Retry-After."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carriers.easypost.export_filing import ExportFilingRequired, export_exemptions
 from carriers.easypost.sdk_errors import canonical_field, retry_after_seconds
 from carriers.easypost.shipment_params import GRAMS_PER_OUNCE, address_params, ounces, parcel_params
 from carriers.models import Parcel
@@ -63,27 +62,6 @@ def test_address_leaves_out_empty_fields_and_keeps_the_subdivision_part() -> Non
         "zip": "78701",
         "state": "TX",
     }
-
-
-class TestExportExemption:
-    def test_up_to_the_threshold_per_code_no_filing_is_needed(self) -> None:
-        legend = export_exemptions().legend(
-            "US", "DE", [("852580", usd("2500.00")), ("900211", usd("2400.00"))]
-        )
-        assert legend == "NOEEI 30.37(a)"
-
-    def test_lines_under_one_code_add_up(self) -> None:
-        with pytest.raises(ExportFilingRequired) as required:
-            export_exemptions().legend("US", "DE", [("900211", usd("1250.00")), ("900211", usd("1250.01"))])
-        assert required.value.schedule_b == "900211"
-        assert required.value.value == usd("2500.01")
-
-    def test_canada_has_its_own_exemption_whatever_the_value(self) -> None:
-        assert export_exemptions().legend("US", "CA", [("852580", usd("90000"))]) == "NOEEI 30.36"
-
-    def test_returns_not_leaving_the_us_need_no_legend(self) -> None:
-        assert export_exemptions().legend("FR", "US", [("852580", usd("90000"))]) is None
-        assert export_exemptions().legend("US", "US", [("852580", usd("90000"))]) is None
 
 
 @pytest.mark.parametrize(
