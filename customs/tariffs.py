@@ -44,13 +44,14 @@ class RuleRecord:
     so every getter also accepts the text form.
     """
 
-    def __init__(self, data: Mapping[str, object], file: str, path: str = "") -> None:
+    def __init__(self, data: Mapping[str, object], file: str, path: str = "", joiner: str = ".") -> None:
         self._data = data
         self.file = file
         self.path = path
+        self.joiner = joiner  # between the path and a field: "." in TOML tables, ": " after a CSV row
 
     def field_path(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
+        return f"{self.path}{self.joiner}{key}" if self.path else key
 
     def error(self, key: str, message: str) -> RuleDataError:
         return RuleDataError(self.file, self.field_path(key) if key else self.path, message)
@@ -244,7 +245,7 @@ def csv_records(text: str, file: str, columns: Collection[str]) -> Iterator[Rule
             raise RuleDataError(
                 file, f"row {number}", f"more fields than the {len(header)} columns of the header"
             )
-        record = RuleRecord(dict(row), file, f"row {number}")
+        record = RuleRecord(dict(row), file, f"row {number}", joiner=": ")
         record.check_keys(columns)
         yield record
 

@@ -170,7 +170,8 @@ class _RegimeEvaluator:
             if line.price_rebate is None and not self.details.no_commercial_value_at_entry:
                 checks.append(ConditionCheck(False, "no price rebate was granted on this line"))
                 ok = False
-            basis = _replace_quantities(basis, line.imported_quantity)
+            elif line.price_rebate is not None:  # a rebate concerns the whole line, returned or not
+                basis = _replace_quantities(basis, line.imported_quantity)
         elif line.returned_quantity == 0:
             checks.append(ConditionCheck(False, "no units of this line are returned"))
             ok = False
@@ -375,27 +376,25 @@ class _RegimeEvaluator:
         lost: list[NonRefundable] = []
         for component in ChargeComponent:
             line_paid = basis.charges[component]
-            if line_paid.is_zero():
-                continue
             paid = _share(line_paid, basis.refunded_quantity, basis.imported_quantity).rounded()
+            if paid.is_zero():
+                continue
             exclusion = self._exclusion(regime, component)
             rule = regime.refund_rule(component)
             if exclusion is not None or rule is None:
                 reason = exclusion or f"{component.value} is not refundable under {regime.name}"
-                if not paid.is_zero():
-                    lost.append(NonRefundable(line.line_id, component, paid, reason))
+                lost.append(NonRefundable(line.line_id, component, paid, reason))
                 continue
             unit: Decimal | None = None
             if regime.refund_method is RefundMethod.PRICE_REBATE:
                 eligible = self._rebate_share(line, line_paid)
-                refundable = Money(eligible, line_paid.currency).rounded()
             else:
                 eligible = four_places(line_paid.amount * rule.percent / 100)
-                if basis.refunded_quantity == basis.imported_quantity:
-                    refundable = Money(eligible, line_paid.currency).rounded()
-                else:
-                    unit = four_places(eligible / basis.imported_quantity)
-                    refundable = Money(unit * basis.refunded_quantity, line_paid.currency).rounded()
+            if basis.refunded_quantity == basis.imported_quantity:
+                refundable = Money(eligible, line_paid.currency).rounded()
+            else:
+                unit = four_places(eligible / basis.imported_quantity)
+                refundable = Money(unit * basis.refunded_quantity, line_paid.currency).rounded()
             refundable = refundable.min(paid)
             refunds.append(
                 ComponentRefund(
@@ -771,7 +770,7 @@ def calculate_duty_reclaim(
         refundable=refundable,
         refundable_total=total,
         refundable_total_display=total_display,
-        not_refundable=_not_refundable(case, charges, best),
+        not_refundable=_not_refundable(case, charges, best or [a for a in assessments if a.in_effect]),
         filing_deadline=min((r.filing_deadline for r in best if r.filing_deadline), default=None),
         forms=tuple(dict.fromkeys(form for regime in best for form in regime.regime.forms)),
         documents=tuple(dict.fromkeys(doc for regime in best for doc in regime.regime.documents)),
@@ -837,8 +836,10 @@ def _line_assessments(
 
 
 def _not_refundable(
-    case: ReclaimCase, charges: ResolvedCharges, best: Sequence[RegimeAssessment]
+    case: ReclaimCase, charges: ResolvedCharges, considered: Sequence[RegimeAssessment]
 ) -> tuple[NonRefundable, ...]:
+    """What the returned goods paid that does not come back under the best option, with the reasons given by
+    its regimes (or, when no option refunds anything, by every regime in force)."""
     currency = case.import_entry.currency
     market = charges.market
     result: list[NonRefundable] = []
@@ -846,7 +847,7 @@ def _not_refundable(
         if not line.in_return:
             continue
         part, whole = _concerned(line)
-        outcomes = [o for regime in best for o in regime.lines if o.line_id == line.line_id]
+        outcomes = [o for regime in considered for o in regime.lines if o.line_id == line.line_id]
         for component in ChargeComponent:
             paid = _share(charges.lines[line.line_id].amount(component), part, whole).rounded()
             if paid.is_zero():

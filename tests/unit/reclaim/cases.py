@@ -53,7 +53,7 @@ def line(
         imported_quantity=quantity,
         returned_quantity=quantity if returned is None else returned,
         customs_value=Money.of(value, currency),
-        paid=charges if charges is not None else paid(currency, **amounts),
+        paid=charges if charges is not None else paid(currency, (), **amounts),
         origin_country=origin,
         export_value=Money.of(export_value, currency) if export_value is not None else None,
         price_rebate=Money.of(price_rebate, currency) if price_rebate is not None else None,
