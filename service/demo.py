@@ -10,16 +10,19 @@ import logging
 import secrets
 import socket
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import grpc
+from google.type import money_pb2, postal_address_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from rich.console import Console
 from rich.table import Table
 
+from backhaul.v1 import common_pb2, customs_pb2, customs_pb2_grpc
 from service.app import build_application
 from service.config import Settings
 from service.logging import configure_logging
@@ -76,9 +79,131 @@ async def show_authentication(client: DemoClient, console: Console) -> None:
         console.print(f"A call without an API key: [bold red]{error.code().name}[/] ({error.details()})")
 
 
+def _hs_table(title: str, codes: Sequence[customs_pb2.HsCode]) -> Table:
+    table = Table("code", "level", "description", title=title)
+    for code in codes:
+        level = customs_pb2.HsCodeLevel.Name(code.level).removeprefix("HS_CODE_LEVEL_").lower()
+        table.add_row(code.code, level, code.description)
+    return table
+
+
+def _amount(money: money_pb2.Money) -> str:
+    return f"{Decimal(money.units) + Decimal(money.nanos) / 1_000_000_000:.2f} {money.currency_code}"
+
+
+def _demo_return_ch_to_eu_hub() -> common_pb2.ReturnShipment:
+    def item(
+        sku: str, what: str, hs: str, origin: str, qty: int, units: int, nanos: int, grams: int
+    ) -> common_pb2.ReturnedItem:
+        return common_pb2.ReturnedItem(
+            sku=sku,
+            description=what,
+            hs_code=hs,
+            origin_country=origin,
+            quantity=qty,
+            unit_value=money_pb2.Money(currency_code="CHF", units=units, nanos=nanos),
+            unit_weight_grams=grams,
+        )
+
+    return common_pb2.ReturnShipment(
+        customer=common_pb2.Party(
+            contact=common_pb2.Contact(name="Anna Muster", email="anna@example.ch"),
+            address=postal_address_pb2.PostalAddress(
+                region_code="CH", address_lines=["Bahnhofstrasse 1"], locality="Zürich", postal_code="8001"
+            ),
+        ),
+        destination=common_pb2.ReturnDestination(hub_id="EU_HUB"),
+        parcels=[common_pb2.Parcel(weight_grams=1500, length_mm=400, width_mm=300, height_mm=120)],
+        items=[
+            item("TS-1", "Cotton T-shirt", "6109.10", "PT", 2, 25, 0, 180),
+            item("JK-9", "Wool jacket", "6103.31", "IT", 1, 189, 900_000_000, 900),
+        ],
+        original_order=common_pb2.OriginalOrder(
+            order_id="O-1001",
+            outbound_tracking_number="RR123456785DE",
+            invoice_number="INV-2026-1001",
+            import_entry_number="CH-IMP-77",
+        ),
+    )
+
+
+async def show_customs(client: DemoClient, console: Console) -> None:
+    stub = customs_pb2_grpc.CustomsServiceStub(client.channel)
+    found = (
+        await stub.LookupHsCode(customs_pb2.LookupHsCodeRequest(code="6109.10"), metadata=client.metadata)
+    ).hs_code
+    hierarchy = Table("level", "code", "description", title=f"LookupHsCode 6109.10 ({found.edition.name})")
+    for level, node in (
+        ("section", found.section),
+        ("chapter", found.chapter),
+        ("heading", found.heading),
+        ("subheading", found.subheading),
+    ):
+        hierarchy.add_row(level, node.code, node.description)
+    console.print(hierarchy)
+    for query in ("wool sweater", "wool pullover"):
+        page = await stub.SearchHsCodes(
+            customs_pb2.SearchHsCodesRequest(query=query, page_size=5), metadata=client.metadata
+        )
+        if page.hs_codes:
+            console.print(_hs_table(f"SearchHsCodes {query!r}, best first", page.hs_codes))
+        else:
+            console.print(f"SearchHsCodes {query!r}: no entry of the nomenclature contains every word")
+    reply = await stub.PreviewCustomsDeclaration(
+        customs_pb2.PreviewCustomsDeclarationRequest(shipment=_demo_return_ch_to_eu_hub()),
+        metadata=client.metadata,
+    )
+    if reply.problems:  # e.g. on a date whose HS edition is not shipped
+        for problem in reply.problems:
+            console.print(f"[red]{problem.field}[/] {problem.code}: {problem.message}")
+        return
+    declaration = reply.declaration
+    form = customs_pb2.CustomsForm.Name(declaration.form).removeprefix("CUSTOMS_FORM_")
+    lines = Table(
+        "SKU",
+        "description",
+        "HS",
+        "origin",
+        "qty",
+        "net g",
+        "value",
+        title=f"PreviewCustomsDeclaration: {form}, returned goods, Zürich (CH) to the EU returns hub (NL)",
+    )
+    for line in declaration.lines:
+        lines.add_row(
+            line.sku,
+            line.description,
+            line.hs_code,
+            line.origin_country,
+            str(line.quantity),
+            str(line.net_weight_grams),
+            _amount(line.value),
+        )
+    lines.add_row(
+        "",
+        "total",
+        "",
+        "",
+        "",
+        str(declaration.total_net_weight_grams),
+        _amount(declaration.total_value),
+        style="bold",
+    )
+    console.print(lines)
+    console.print(
+        f"Gross weight {declaration.total_gross_weight_grams} g · invoice "
+        f"{declaration.references.invoice_number} · outbound parcel "
+        f"{declaration.references.outbound_tracking_number} · importer EORI "
+        f"{declaration.importer_reference} · "
+        f"{customs_pb2.Incoterm.Name(declaration.incoterm).removeprefix('INCOTERM_')}, duty paid by the "
+        f"{customs_pb2.DutyPayer.Name(declaration.duty_payer).removeprefix('DUTY_PAYER_').lower()}"
+    )
+
+
 STEPS: tuple[tuple[str, DemoStep], ...] = (
     ("The server", show_health_and_services),
     ("Authentication", show_authentication),
+    ("Customs: HS codes and a return's declaration", show_customs),
 )
 
 
