@@ -15,8 +15,8 @@ Choices the contract leaves open:
   which no configured carrier account declares.
 - A destination given as an address carries no tax ids; a lane that needs the importer's EORI there asks
   for a configured hub instead.
-- When a country cannot be read, whether the lane crosses a border is unknown: the preview says a
-  declaration is required and reports the country.
+- When a country cannot be read or the named hub does not exist, whether the lane crosses a border is
+  unknown: the preview says a declaration is required and reports the field.
 """
 
 from __future__ import annotations
