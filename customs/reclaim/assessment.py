@@ -16,6 +16,7 @@ from customs.reclaim.regime import ReclaimForm, Regime
 class WarningCode(StrEnum):
     MINIMUM_NOT_REACHED = "MINIMUM_NOT_REACHED"
     NOT_YET_EXPORTED = "NOT_YET_EXPORTED"  # the claim may not be filed before the goods leave
+    DEADLINE_PASSED = "DEADLINE_PASSED"  # a regime would apply but its time limit has passed
     PROOF_OF_EXPORT_MISSING = "PROOF_OF_EXPORT_MISSING"
     RULE_UNCONFIRMED = "RULE_UNCONFIRMED"
     ESTIMATE_USED = "ESTIMATE_USED"
@@ -87,6 +88,7 @@ class LineRegimeOutcome:
     refundable_total: Money
     export_deadline: dt.date | None
     filing_deadline: dt.date | None
+    late: bool = False  # the line meets the conditions but a time limit has passed
 
 
 @dataclass(frozen=True, slots=True)

@@ -484,6 +484,16 @@ class _RegimeEvaluator:
         export_deadline = min((o.export_deadline for o in deadline_pool if o.export_deadline), default=None)
         filing_deadline = min((o.filing_deadline for o in deadline_pool if o.filing_deadline), default=None)
         below_minimum = False
+        if not case_failures and not eligible_lines and any(outcome.late for outcome in outcomes):
+            last = export_deadline if regime.export_required and export_deadline else filing_deadline
+            warnings.append(
+                ReclaimWarning(
+                    WarningCode.DEADLINE_PASSED,
+                    f"{regime.name} would apply, but its time limit passed"
+                    + (f" on {last.isoformat()}" if last else ""),
+                    regime_id=regime.id,
+                )
+            )
         if eligible:
             below_minimum = self._below_minimum(regime, total, warnings)
             warnings += self._export_warnings(regime)
@@ -564,6 +574,7 @@ class _RegimeEvaluator:
             refundable_total=total,
             export_deadline=export[0] if export else None,
             filing_deadline=claim[0] if claim else None,
+            late=basis is not None and not in_time,
         )
 
     def _below_minimum(self, regime: Regime, total: Money, warnings: list[ReclaimWarning]) -> bool:
@@ -731,6 +742,8 @@ def calculate_duty_reclaim(
     warnings = list(charges.warnings)
     for chosen in best:
         warnings += chosen.warnings
+    for assessment in assessments:
+        warnings += [w for w in assessment.warnings if w.code is WarningCode.DEADLINE_PASSED]
     if not best:
         if any(a.eligible for a in assessments):
             warnings.append(
