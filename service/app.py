@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from carriers.accounts import load_accounts
+from carriers.registry import ConfiguredCarriers, build_carriers
 from service.auth import Principal
+from service.bus import EventBus, open_bus
 from service.config import Settings
 from service.customs_declarations import CustomsDeclarations
 from service.documents.customs_documents import CERTIFICATION
 from service.grpc.customs_servicer import CustomsServicer
+from service.grpc.tracking_servicer import TrackingServicer
 from service.metrics import ServiceMetrics
 from service.quoting.fx import load_fx_table
 from service.quoting.hubs import load_hubs
@@ -19,15 +23,24 @@ from service.storage.engine import Database, create_database
 from service.storage.schema import upgrade_database
 from service.storage.tenancy import Tenancy
 from service.telemetry import CarrierTelemetry
+from service.tracking import Tracking, open_tracking
+from service.tracking.access import TOKEN_PREFIX, TrackingTokens
 
 
 class MerchantKeyAuthenticator:
-    """Bearer credentials are merchant API keys (label tracking tokens join with the labels capability)."""
+    """Bearer credentials are merchant API keys or per-label tracking tokens (`bht_...`).
 
-    def __init__(self, tenancy: Tenancy) -> None:
+    A tracking token's principal is label-scoped: only GetTracking and SubscribeTracking accept it (they use
+    `current_principal()`); every other RPC asks `current_merchant()`, which refuses it.
+    """
+
+    def __init__(self, tenancy: Tenancy, tracking_tokens: TrackingTokens | None = None) -> None:
         self._tenancy = tenancy
+        self._tracking_tokens = tracking_tokens
 
     async def authenticate(self, credential: str) -> Principal | None:
+        if credential.startswith(TOKEN_PREFIX):
+            return self._tracking_tokens.verify(credential) if self._tracking_tokens else None
         merchant_id = await self._tenancy.authenticate(credential)
         return Principal(merchant_id) if merchant_id is not None else None
 
@@ -45,10 +58,20 @@ class Application:
     servicers: dict[str, object] = field(default_factory=dict)
     # Builds the HS search index in a thread after start-up (a few hundred ms), so no caller waits for it.
     hs_search_warmup: asyncio.Task[None] | None = None
+    # Adapters of the configured carrier accounts, one instance per account for the whole process.
+    carriers: ConfiguredCarriers = field(default_factory=ConfiguredCarriers)
+    bus: EventBus | None = None
+    # Labels register the parcels they buy with `tracking.ingestion.register_shipment`.
+    tracking: Tracking | None = None
 
     async def close(self) -> None:
         if self.hs_search_warmup is not None:
             await self.hs_search_warmup
+        if self.tracking is not None:
+            await self.tracking.close()
+        if self.bus is not None:
+            await self.bus.close()
+        await self.carriers.close()
         await self.database.dispose()
 
 
@@ -68,13 +91,22 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
             certification_statement=CERTIFICATION,
         )
     )
+    carriers = build_carriers(load_accounts(settings.carriers_file), os.environ)
+    bus = await open_bus(settings.bus_url)
+    tracking = await open_tracking(settings, database, bus, carriers.adapters, metrics)
     return Application(
         settings=settings,
         database=database,
         tenancy=tenancy,
-        authenticator=MerchantKeyAuthenticator(tenancy),
+        authenticator=MerchantKeyAuthenticator(tenancy, tracking.tokens),
         metrics=metrics,
         carrier_telemetry=CarrierTelemetry(metrics),
-        servicers={"CustomsService": customs},
+        servicers={
+            "CustomsService": customs,
+            "TrackingService": TrackingServicer(tracking, carriers.accounts),
+        },
         hs_search_warmup=customs.start_warming(),
+        carriers=carriers,
+        bus=bus,
+        tracking=tracking,
     )

@@ -1,4 +1,9 @@
-"""The HTTP side: liveness/readiness and Prometheus metrics (webhooks and the tracking page join it later)."""
+"""The HTTP side: liveness/readiness, Prometheus metrics and carrier webhooks (the tracking page joins later).
+
+Webhooks: `POST /webhooks/{carrier_account_id}` is verified by that account's adapter (401 and nothing
+stored when the signature is wrong), and answered 200 only once its events are committed, so a carrier that
+gets no 200 retries, and a retried or replayed delivery is recognised as duplicates.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from carriers.errors import CarrierError, UnsupportedOperation, WebhookVerificationFailed
+from service.errors import Unavailable
 from service.metrics import ServiceMetrics
+from service.tracking.ingestion import TrackingIngestion, UnknownCarrierAccount
+
+# Carriers send one tracker per delivery; anything this large is not a webhook.
+MAX_WEBHOOK_BYTES = 1024 * 1024
 
 
-def create_http_app(metrics: ServiceMetrics, readiness: Callable[[], str]) -> Starlette:
-    """`readiness()` returns SERVING, NOT_SERVING (starting or draining)."""
+def create_http_app(
+    metrics: ServiceMetrics, readiness: Callable[[], str], *, tracking: TrackingIngestion | None = None
+) -> Starlette:
+    """`readiness()` returns SERVING, NOT_SERVING (starting or draining); `tracking` enables webhooks."""
 
     async def healthz(_: Request) -> Response:
         state = readiness()
@@ -23,4 +36,28 @@ def create_http_app(metrics: ServiceMetrics, readiness: Callable[[], str]) -> St
     async def prometheus(_: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(routes=[Route("/healthz", healthz), Route("/metrics", prometheus)])
+    async def webhook(request: Request) -> Response:
+        assert tracking is not None
+        account_id = request.path_params["carrier_account_id"]
+        body = await request.body()
+        if len(body) > MAX_WEBHOOK_BYTES:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        try:
+            receipt = await tracking.ingest_webhook(account_id, dict(request.headers), body)
+        except (UnknownCarrierAccount, UnsupportedOperation):
+            return JSONResponse({"error": f"no webhook endpoint for {account_id!r}"}, status_code=404)
+        except WebhookVerificationFailed:
+            return JSONResponse({"error": "signature verification failed"}, status_code=401)
+        except CarrierError as exc:
+            return JSONResponse({"error": f"unreadable delivery: {exc.message}"}, status_code=400)
+        except Unavailable as exc:
+            retry = str(round(exc.retry_after_seconds or 1))
+            return JSONResponse({"error": exc.message}, status_code=503, headers={"Retry-After": retry})
+        return JSONResponse(
+            {"accepted": receipt.accepted, "duplicates": receipt.duplicates, "unmatched": receipt.unmatched}
+        )
+
+    routes = [Route("/healthz", healthz), Route("/metrics", prometheus)]
+    if tracking is not None:
+        routes.append(Route("/webhooks/{carrier_account_id}", webhook, methods=["POST"]))
+    return Starlette(routes=routes)

@@ -78,15 +78,12 @@ class EventLog:
                 )
             ).scalar_one()
             keys = {item.id for item in pending}
-            known: dict[str, int] = dict(
-                (
-                    await session.execute(
-                        select(TrackingEventRow.dedup_key, TrackingEventRow.cursor).where(
-                            TrackingEventRow.dedup_key.in_(keys)
-                        )
-                    )
-                ).tuples()
+            rows = await session.execute(
+                select(TrackingEventRow.dedup_key, TrackingEventRow.cursor).where(
+                    TrackingEventRow.dedup_key.in_(keys)
+                )
             )
+            known = {row.dedup_key: row.cursor for row in rows}
             states = await self._shipment_states(session, {item.shipment.id for item in pending})
             results: list[AppendResult] = []
             stored: list[LoggedEvent] = []
