@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
-from carriers.easypost.customs_lines import converted, customs_lines, declaration_of, quote_export_legend
+from carriers.customs_lines import converted, customs_lines, declaration_of, quote_export_legend
 from carriers.easypost.options import EasyPostOptions
 from carriers.errors import InvalidRequest, UnsupportedLane
 from carriers.models import Handover, LabelFormat, Parcel, ReturnShipment

@@ -21,9 +21,9 @@ from typing import Any
 
 from shippo.models import components
 
+from carriers.customs_lines import customs_lines, declaration_of, quote_export_legend
 from carriers.errors import InvalidRequest, UnsupportedLane
 from carriers.models import Handover, LabelFormat, Parcel, ReturnShipment
-from carriers.shippo.customs_lines import customs_lines, declaration_of, quote_export_legend
 from carriers.shippo.options import ShippoOptions
 from customs.address import Party
 from customs.declaration import (

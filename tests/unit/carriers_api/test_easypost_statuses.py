@@ -40,7 +40,7 @@ PLAIN_DETAIL = "status_update"  # a detail no row names
 
 
 def test_the_table_has_exactly_the_rows_of_the_oracle() -> None:
-    assert {(row.status, row.detail) for row in status_table().rows} == set(EXPECTED)
+    assert {(row.status, row.substatus) for row in status_table().rows} == set(EXPECTED)
 
 
 @pytest.mark.parametrize(("key", "expected"), list(EXPECTED.items()), ids=[f"{s}/{d}" for s, d in EXPECTED])
