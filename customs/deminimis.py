@@ -17,7 +17,7 @@ from functools import cache
 from importlib.resources import files
 
 from customs.money import CurrencyMismatch, Money
-from customs.tariffs import RuleDataError, RuleRecord, customs_territory, hs_digits, parse_rule_toml
+from customs.tariffs import RuleDataError, RuleRecord, customs_territory, parse_rule_toml, tariff_digits
 
 
 class ImportChannel(StrEnum):
@@ -80,7 +80,7 @@ class FlatDuty:
         return self._subheading(hs_code)
 
     def _subheading(self, code: str) -> str:
-        digits = hs_digits(code)
+        digits = tariff_digits(code)
         if len(digits) < self.subheading_digits:
             raise ValueError(f"HS code {code!r} has fewer than {self.subheading_digits} digits")
         return digits[: self.subheading_digits]

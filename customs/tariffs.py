@@ -22,9 +22,13 @@ from importlib.resources import files
 from typing import TypeVar
 
 from customs.countries import UnknownCountry, validate_country
+from customs.hs import normalize_hs_digits
 from customs.money import Money, UnknownCurrency, validate_currency
 
 E = TypeVar("E", bound=StrEnum)
+
+TARIFF_NUMBER_LENGTHS = (6, 8, 9, 10)
+_RATE_PREFIX_LENGTHS = (4, 6, 8, 10)  # a duty row may cover a whole heading
 
 
 class RuleDataError(ValueError):
@@ -250,12 +254,10 @@ def csv_records(text: str, file: str, columns: Collection[str]) -> Iterator[Rule
         yield record
 
 
-def hs_digits(code: str) -> str:
-    """The digits of an HS or national tariff code, dots and spaces removed ('6206.10.00' -> '62061000')."""
-    digits = code.replace(".", "").replace(" ", "").strip()
-    if not digits.isdigit():
-        raise ValueError(f"not an HS code: {code!r} (digits, dots and spaces only)")
-    return digits
+def tariff_digits(code: str) -> str:
+    """The digits of an entry line's tariff number: the 6-digit HS subheading or a national 8-, 9- (Japan's
+    statistical code) or 10-digit number, validated by `customs.hs`."""
+    return normalize_hs_digits(code, TARIFF_NUMBER_LENGTHS)
 
 
 # --- Customs territories ---------------------------------------------------------------------------------
@@ -389,7 +391,7 @@ class TariffTable:
 
     def duty_rate(self, market: str, hs_code: str) -> DutyRate | None:
         """The row of `market` with the longest HS prefix matching `hs_code`, if any."""
-        digits = hs_digits(hs_code)
+        digits = tariff_digits(hs_code)
         best: DutyRate | None = None
         for row in self.duty_rates:
             matches = row.market == market and digits.startswith(row.hs_prefix)
@@ -429,11 +431,9 @@ def parse_duty_rates(text: str, file: str) -> tuple[DutyRate, ...]:
                 "market", f"unknown market {market!r} (expected one of: {', '.join(sorted(_MARKETS))})"
             )
         try:
-            prefix = hs_digits(record.text("hs_code"))
+            prefix = normalize_hs_digits(record.text("hs_code"), _RATE_PREFIX_LENGTHS)
         except ValueError as exc:
             raise record.error("hs_code", str(exc)) from None
-        if len(prefix) not in (4, 6, 8, 10):
-            raise record.error("hs_code", f"expected 4, 6, 8 or 10 digits, got {len(prefix)}")
         if (market, prefix) in seen:
             raise record.error("hs_code", f"duplicate row for {market} {prefix}")
         seen.add((market, prefix))

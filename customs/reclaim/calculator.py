@@ -39,7 +39,7 @@ from customs.reclaim.components import ChargeComponent
 from customs.reclaim.estimate import LineCharges, ResolvedCharges, resolve_charges
 from customs.reclaim.regime import ExclusionCondition, ImporterType, RefundMethod, Regime
 from customs.reclaim.timelimits import Anchor, LimitScope, TimeLimit
-from customs.tariffs import TariffTable, hs_digits, load_tariff_table
+from customs.tariffs import TariffTable, load_tariff_table, tariff_digits
 
 
 class _Display:
@@ -238,7 +238,7 @@ class _RegimeEvaluator:
                 )
             )
             return None
-        own, theirs = hs_digits(line.hs_code), hs_digits(designated.hs_code)
+        own, theirs = tariff_digits(line.hs_code), tariff_digits(designated.hs_code)
         if len(own) < digits or len(theirs) < digits:
             checks.append(
                 ConditionCheck(

@@ -15,7 +15,7 @@ from customs.goods import ItemCondition, ReturnReason
 from customs.money import Money, UnknownCurrency, validate_currency
 from customs.reclaim.components import ChargesPaid
 from customs.reclaim.regime import ImporterType
-from customs.tariffs import hs_digits
+from customs.tariffs import tariff_digits
 
 
 class InvalidReclaimCase(ValueError):
@@ -157,11 +157,9 @@ def _validate(case: ReclaimCase) -> None:
             raise InvalidReclaimCase(f"{path}.line_id", f"duplicate line id {line.line_id!r}")
         seen.add(line.line_id)
         try:
-            digits = hs_digits(line.hs_code)
+            tariff_digits(line.hs_code)
         except ValueError as exc:
             raise InvalidReclaimCase(f"{path}.hs_code", str(exc)) from None
-        if len(digits) < 6:
-            raise InvalidReclaimCase(f"{path}.hs_code", "at least 6 digits are required")
         if line.imported_quantity < 1:
             raise InvalidReclaimCase(f"{path}.imported_quantity", "must be at least 1")
         if not 0 <= line.returned_quantity <= line.imported_quantity:
@@ -197,7 +195,7 @@ def _validate(case: ReclaimCase) -> None:
             raise InvalidReclaimCase(f"{path}.sku", f"SKU {designated.sku!r} designated twice")
         skus.add(designated.sku)
         try:
-            hs_digits(designated.hs_code)
+            tariff_digits(designated.hs_code)
         except ValueError as exc:
             raise InvalidReclaimCase(f"{path}.hs_code", str(exc)) from None
         if designated.unit_paid is not None:
