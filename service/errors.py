@@ -7,7 +7,7 @@ clients may switch on (it becomes google.rpc.ErrorInfo.reason).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -22,22 +22,32 @@ class FieldViolation:
 class ApplicationError(Exception):
     reason = "APPLICATION_ERROR"
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, reason: str | None = None, metadata: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         if reason is not None:
             self.reason = reason
+        # Machine-readable facts about the error (ErrorInfo.metadata), e.g. {"problem": "wrong_length"}.
+        self.metadata: dict[str, str] = dict(metadata or {})
 
 
 class InvalidArgument(ApplicationError):
     reason = "INVALID_ARGUMENT"
 
-    def __init__(self, violations: Iterable[FieldViolation], *, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        violations: Iterable[FieldViolation],
+        *,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
         self.violations = tuple(violations)
         if not self.violations:
             raise ValueError("InvalidArgument needs at least one field violation")
         summary = "; ".join(f"{v.field}: {v.description}" for v in self.violations)
-        super().__init__(f"invalid request: {summary}", reason=reason)
+        super().__init__(f"invalid request: {summary}", reason=reason, metadata=metadata)
 
     @classmethod
     def single(cls, field: str, description: str) -> InvalidArgument:
@@ -50,7 +60,7 @@ class NotFound(ApplicationError):
     reason = "NOT_FOUND"
 
     def __init__(self, kind: str, identifier: str) -> None:
-        super().__init__(f"{kind} {identifier!r} not found")
+        super().__init__(f"{kind} {identifier!r} not found", metadata={"kind": kind})
         self.kind = kind
         self.identifier = identifier
 
@@ -76,8 +86,15 @@ class Unavailable(ApplicationError):
 
     reason = "UNAVAILABLE"
 
-    def __init__(self, message: str, *, retry_after_seconds: float | None = None, reason: str | None = None):
-        super().__init__(message, reason=reason)
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_seconds: float | None = None,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
         self.retry_after_seconds = retry_after_seconds
 
 

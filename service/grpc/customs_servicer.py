@@ -177,7 +177,11 @@ class CustomsServicer:
         try:
             code = HsCode(normalize_hs_digits(request.code))
         except InvalidHsCode as exc:
-            raise InvalidArgument([FieldViolation("code", exc.reason)], reason="HS_CODE_INVALID") from exc
+            raise InvalidArgument(
+                [FieldViolation("code", exc.reason)],
+                reason="HS_CODE_INVALID",
+                metadata={"problem": exc.problem},
+            ) from exc
         try:
             found = lookup_hs_code(code, on)
         except InvalidHsCode as exc:

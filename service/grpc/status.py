@@ -56,7 +56,10 @@ def to_grpc_status(error: errors.ApplicationError | CarrierError) -> MappedStatu
         # unavailable, never an internal error of ours.
         retry_after = error.retry_after_seconds if isinstance(error, RateLimited) else None
         error = errors.Unavailable(
-            f"carrier {error.carrier}: {error}", retry_after_seconds=retry_after, reason="CARRIER_UNAVAILABLE"
+            f"carrier {error.carrier}: {error}",
+            retry_after_seconds=retry_after,
+            reason="CARRIER_UNAVAILABLE",
+            metadata={"carrier": error.carrier, "carrier_error": error.code},
         )
     code = next((c for cls, c in _CODES if isinstance(error, cls)), grpc.StatusCode.INTERNAL)
     details: list[any_pb2.Any] = []

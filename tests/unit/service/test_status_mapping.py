@@ -63,3 +63,17 @@ def test_internal_status_reveals_only_the_correlation_id() -> None:
     mapped = internal_status("c0ffee")
     assert mapped.code is grpc.StatusCode.INTERNAL
     assert mapped.status.details == "internal error; correlation id c0ffee"
+
+
+def test_error_metadata_reaches_error_info() -> None:
+    mapped = to_grpc_status(
+        errors.InvalidArgument(
+            [errors.FieldViolation("code", "letters are not allowed")],
+            reason="HS_CODE_INVALID",
+            metadata={"problem": "not_digits"},
+        )
+    )
+    info = _unpack(_details(mapped.status), error_details_pb2.ErrorInfo)
+    assert isinstance(info, error_details_pb2.ErrorInfo)
+    assert info.reason == "HS_CODE_INVALID"
+    assert dict(info.metadata) == {"problem": "not_digits"}
