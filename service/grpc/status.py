@@ -74,11 +74,8 @@ def to_grpc_status(error: errors.ApplicationError | CarrierError) -> MappedStatu
                 )
             )
         )
-    metadata: dict[str, str] = {}
-    if isinstance(error, errors.NotFound):
-        metadata = {"kind": error.kind}
     details.append(
-        _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata))
+        _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata))
     )
     if isinstance(error, errors.Unavailable) and error.retry_after_seconds is not None:
         details.append(
