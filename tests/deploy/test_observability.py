@@ -289,3 +289,19 @@ def test_service_name_defaults_to_backhaul(monkeypatch: pytest.MonkeyPatch) -> N
     assert provider is not None
     assert provider.resource.attributes["service.name"] == "backhaul"
     provider.shutdown()
+
+
+def test_observability_guide_documents_exactly_the_metrics_the_service_exports() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "deploy" / "observability.md").read_text()
+    documented = {
+        (line.split("`")[1], line.split("|")[2].strip())
+        for line in guide.splitlines()
+        if line.startswith("| `backhaul_")
+    }
+    exported = {
+        (name, kind)
+        for line in ServiceMetrics().exposition().decode().splitlines()
+        if line.startswith("# TYPE ")
+        for name, kind in [line.split()[2:4]]
+    }
+    assert documented == exported
