@@ -4,7 +4,8 @@ Ranking, best first:
 1. code-prefix matches: the query, without dots and spaces, is all digits and a code starts with it
    ("6109" or "61.09" gives 6109, 610910, 610990); for 8 or 10 digits, the 6-digit subheading they extend;
 2. description matches: every query word is the start of some word of the description, case-insensitively
-   ("shirt" matches "shirts" and the parts of "T-shirts"; "t-shirt" matches "T-shirts" whole).
+   ("shirt" matches "shirts" and the parts of "T-shirts"; "t-shirt" matches "T-shirts" whole), or matches
+   through one of its retail synonyms (customs/data/hs/synonyms.toml: "sweater" finds "pullovers").
 Within each group: chapters, then headings, then subheadings; then (descriptions only) more description
 words hit by a query word; then code.
 An entry appears once, in the best group it qualifies for.
@@ -15,14 +16,17 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import re
-from collections.abc import Iterable
+import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
+from customs.hs.editions import HsDataError, hs_data_dir
 from customs.hs.nomenclature import HsEntry, HsLevel, Nomenclature, load_nomenclature, nomenclature_in_force
 
 MAX_PAGE_SIZE = 100
+SYNONYMS_FILE = "customs/data/hs/synonyms.toml"
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _APOSTROPHES = str.maketrans("", "", "'\u2019")
 _CODE_QUERY = re.compile(r"[0-9][0-9. ]*")
@@ -87,7 +91,13 @@ def query_words(text: str) -> tuple[str, ...]:
 class HsSearchIndex:
     """Word -> entries postings over one edition, with a sorted vocabulary for prefix matching."""
 
-    def __init__(self, nomenclature: Nomenclature) -> None:
+    def __init__(
+        self, nomenclature: Nomenclature, synonyms: Mapping[str, tuple[str, ...]] | None = None
+    ) -> None:
+        # query word -> alternatives, each alternative a tuple of words that must all match
+        self._synonyms = {
+            word: tuple(query_words(alt) for alt in alts) for word, alts in (synonyms or {}).items()
+        }
         self.edition = nomenclature.edition.name
         self._entries = tuple(nomenclature.entries.values())
         self._codes = sorted(e.code for e in self._entries)
@@ -126,6 +136,20 @@ class HsSearchIndex:
             matches.append(self._entries[self._position[code]])
         return matches
 
+    def _word_matches(self, word: str) -> tuple[set[int], list[str]]:
+        """Entries a query word matches (itself or through a synonym), and the vocabulary it matched."""
+        vocabulary = self._vocabulary_with_prefix(word)
+        ids = self._entries_with(vocabulary)
+        for alternative in self._synonyms.get(word, ()):
+            per_part = [self._vocabulary_with_prefix(part) for part in alternative]
+            alternative_ids = self._entries_with(per_part[0])
+            for part_vocabulary in per_part[1:]:
+                alternative_ids &= self._entries_with(part_vocabulary)
+            if alternative_ids:
+                ids |= alternative_ids
+                vocabulary.extend(v for part_vocabulary in per_part for v in part_vocabulary)
+        return ids, vocabulary
+
     def _word_hits(self, index: int, matched: frozenset[str]) -> int:
         """Description words of the entry that some query word matched (a compound counts once)."""
         return sum(1 for forms in self._words[index] if not matched.isdisjoint(forms))
@@ -135,11 +159,11 @@ class HsSearchIndex:
         code_query = _CODE_QUERY.fullmatch(query.strip()) is not None
         words = (query.replace(".", "").replace(" ", ""),) if code_query else query_words(query)
         code_hits = self._code_matches(words[0]) if code_query else []
-        per_word = [self._vocabulary_with_prefix(word) for word in words]
-        matched = frozenset(v for vocabulary in per_word for v in vocabulary)
-        word_ids = self._entries_with(per_word[0]) if per_word else set()
-        for vocabulary in per_word[1:]:
-            word_ids &= self._entries_with(vocabulary)
+        per_word = [self._word_matches(word) for word in words]
+        matched = frozenset(v for _, vocabulary in per_word for v in vocabulary)
+        word_ids = set(per_word[0][0]) if per_word else set()
+        for ids, _ in per_word[1:]:
+            word_ids &= ids
         code_set = {e.code for e in code_hits}
 
         def rank(hit: HsSearchHit) -> tuple[int, int, int, str]:
@@ -160,8 +184,29 @@ class HsSearchIndex:
 
 
 @cache
+def retail_synonyms() -> dict[str, tuple[str, ...]]:
+    """customs/data/hs/synonyms.toml, validated: query word -> alternatives."""
+    data = tomllib.loads(hs_data_dir().joinpath("synonyms.toml").read_text(encoding="utf-8"))
+    words = data.get("words")
+    if not isinstance(words, dict):
+        raise HsDataError(f"{SYNONYMS_FILE}: words: must be a table of word = [alternatives]")
+    synonyms: dict[str, tuple[str, ...]] = {}
+    for word, alternatives in words.items():
+        if query_words(word) != (word,):
+            raise HsDataError(f"{SYNONYMS_FILE}: words.{word}: a key must be one lower-case word")
+        if (
+            not isinstance(alternatives, list)
+            or not alternatives
+            or not all(isinstance(a, str) and query_words(a) for a in alternatives)
+        ):
+            raise HsDataError(f"{SYNONYMS_FILE}: words.{word}: must be a non-empty list of words or phrases")
+        synonyms[word] = tuple(alternatives)
+    return synonyms
+
+
+@cache
 def search_index(edition_name: str) -> HsSearchIndex:
-    return HsSearchIndex(load_nomenclature(edition_name))
+    return HsSearchIndex(load_nomenclature(edition_name), retail_synonyms())
 
 
 def search_hs_codes(query: str, on: dt.date, *, limit: int = 20, offset: int = 0) -> HsSearchPage:
