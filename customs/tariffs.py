@@ -297,10 +297,24 @@ def customs_territories() -> tuple[CustomsTerritory, ...]:
             members.append(
                 TerritoryMembership(member.country("country"), member.day("from"), member.optional_day("to"))
             )
+        for index, member in enumerate(members):
+            clash = next((t.id for t in territories for m in t.members if _same_time(m, member)), None)
+            if clash is not None:
+                raise table.error(
+                    f"members[{index}]", f"{member.country} is also in {clash} at the same time"
+                )
         territories.append(
             CustomsTerritory(table.text("id"), table.text("name"), table.text("source"), tuple(members))
         )
     return tuple(territories)
+
+
+def _same_time(a: TerritoryMembership, b: TerritoryMembership) -> bool:
+    return (
+        a.country == b.country
+        and a.member_from <= (b.member_to or dt.date.max)
+        and b.member_from <= (a.member_to or dt.date.max)
+    )
 
 
 def customs_territory(country: str, on: dt.date) -> str:

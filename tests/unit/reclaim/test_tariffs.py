@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pycountry
 import pytest
 
+from customs.declaration.territories import customs_territory as declaration_territory
 from customs.money import Money
 from customs.tariffs import (
     RuleDataError,
@@ -27,8 +29,18 @@ def test_customs_territory_follows_membership_dates() -> None:
     assert customs_territory("HR", dt.date(2013, 6, 30)) == "HR"
     assert customs_territory("HR", dt.date(2013, 7, 1)) == "EU"
     assert customs_territory("US", dt.date(2026, 1, 1)) == "US"
-    (eu,) = customs_territories()
+    assert customs_territory("PR", dt.date(2026, 1, 1)) == "US"
+    assert customs_territory("IM", dt.date(2020, 12, 31)) == "EU"
+    assert customs_territory("IM", dt.date(2021, 1, 1)) == "GB"
+    assert customs_territory("NO", dt.date(2026, 1, 1)) == "NO"
+    eu = next(t for t in customs_territories() if t.id == "EU")
     assert len([m for m in eu.members if m.covers(dt.date(2026, 1, 1))]) == 28  # 27 states and Monaco
+
+
+def test_dated_territories_agree_with_the_declaration_territories_today() -> None:
+    today = dt.date(2026, 11, 1)
+    codes = [country.alpha_2 for country in pycountry.countries]
+    assert [c for c in codes if customs_territory(c, today) != declaration_territory(c)] == []
 
 
 def test_duty_rate_takes_the_longest_matching_prefix() -> None:
@@ -57,7 +69,7 @@ def test_every_row_carries_source_and_as_of_date() -> None:
 
 def test_every_eu_member_has_an_import_tax_rate() -> None:
     table = load_tariff_table()
-    (eu,) = customs_territories()
+    eu = next(t for t in customs_territories() if t.id == "EU")
     for member in eu.members:
         if member.covers(dt.date(2026, 1, 1)):
             assert table.import_tax_rate(member.country) is not None, member.country
