@@ -297,11 +297,11 @@ def customs_territories() -> tuple[CustomsTerritory, ...]:
             members.append(
                 TerritoryMembership(member.country("country"), member.day("from"), member.optional_day("to"))
             )
-        for index, member in enumerate(members):
-            clash = next((t.id for t in territories for m in t.members if _same_time(m, member)), None)
+        for index, joined in enumerate(members):
+            clash = next((t.id for t in territories for m in t.members if _same_time(m, joined)), None)
             if clash is not None:
                 raise table.error(
-                    f"members[{index}]", f"{member.country} is also in {clash} at the same time"
+                    f"members[{index}]", f"{joined.country} is also in {clash} at the same time"
                 )
         territories.append(
             CustomsTerritory(table.text("id"), table.text("name"), table.text("source"), tuple(members))
