@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from carriers.accounts import load_accounts
 from carriers.registry import ConfiguredCarriers, build_carriers
+from carriers.resilience import ResilientCarrier
 from service.auth import Principal
 from service.bus import EventBus, open_bus
 from service.config import Settings
 from service.customs_declarations import CustomsDeclarations
 from service.documents.customs_documents import CERTIFICATION
 from service.grpc.customs_servicer import CustomsServicer
+from service.grpc.rates_servicer import RatesServicer
 from service.grpc.tracking_servicer import TrackingServicer
 from service.metrics import ServiceMetrics
 from service.quoting.fx import load_fx_table
 from service.quoting.hubs import load_hubs
+from service.quoting.policy import load_return_policies
+from service.quoting.token import QuoteTokenSigner
+from service.quoting.use_case import QuoteReturns, QuotingSettings
 from service.storage.engine import Database, create_database
 from service.storage.schema import upgrade_database
 from service.storage.tenancy import Tenancy
@@ -60,6 +66,10 @@ class Application:
     hs_search_warmup: asyncio.Task[None] | None = None
     # Adapters of the configured carrier accounts, one instance per account for the whole process.
     carriers: ConfiguredCarriers = field(default_factory=ConfiguredCarriers)
+    # Every carrier call goes through these (one circuit breaker and concurrency limit per account).
+    carrier_calls: dict[str, ResilientCarrier] = field(default_factory=dict)
+    # Signs quote tokens; the labels use case verifies them with it.
+    quote_tokens: QuoteTokenSigner | None = None
     bus: EventBus | None = None
     # Labels register the parcels they buy with `tracking.ingestion.register_shipment`.
     tracking: Tracking | None = None
@@ -94,19 +104,41 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
     carriers = build_carriers(load_accounts(settings.carriers_file), os.environ)
     bus = await open_bus(settings.bus_url)
     tracking = await open_tracking(settings, database, bus, carriers.adapters, metrics)
+    carrier_telemetry = CarrierTelemetry(metrics)
+    carrier_calls = {
+        account_id: ResilientCarrier(
+            adapter, carriers.accounts[account_id].policy, observer=carrier_telemetry
+        )
+        for account_id, adapter in carriers.adapters.items()
+    }
+    quote_tokens = QuoteTokenSigner(settings.token_signing_secret)
+    quote_returns = QuoteReturns(
+        carriers=carrier_calls,
+        accounts=carriers.accounts,
+        disabled={account.account_id: account.reason for account in carriers.disabled},
+        hubs=hubs,
+        policies=load_return_policies(settings.return_policies_file),
+        fx=fx,
+        signer=quote_tokens,
+        clock=lambda: dt.datetime.now(dt.UTC),
+        settings=QuotingSettings(default_budget_seconds=settings.quote_budget_seconds),
+    )
     return Application(
         settings=settings,
         database=database,
         tenancy=tenancy,
         authenticator=MerchantKeyAuthenticator(tenancy, tracking.tokens),
         metrics=metrics,
-        carrier_telemetry=CarrierTelemetry(metrics),
+        carrier_telemetry=carrier_telemetry,
         servicers={
             "CustomsService": customs,
+            "RatesService": RatesServicer(quote_returns),
             "TrackingService": TrackingServicer(tracking, carriers.accounts),
         },
         hs_search_warmup=customs.start_warming(),
         carriers=carriers,
+        carrier_calls=carrier_calls,
+        quote_tokens=quote_tokens,
         bus=bus,
         tracking=tracking,
     )

@@ -6,27 +6,30 @@ real gRPC like any client, so what it shows is what a caller gets.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
 import secrets
 import socket
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import grpc
-from google.type import money_pb2, postal_address_pb2
+from google.type import date_pb2, money_pb2, postal_address_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from rich.console import Console
 from rich.table import Table
 
-from backhaul.v1 import common_pb2, customs_pb2, customs_pb2_grpc
+from backhaul.v1 import common_pb2, customs_pb2, customs_pb2_grpc, rates_pb2, rates_pb2_grpc
 from service.app import build_application
 from service.config import Settings
+from service.grpc import convert
 from service.logging import configure_logging
-from service.server import BackhaulServer
+from service.server import BackhaulServer, BoundPorts
 
 DEMO_MERCHANT = "demo-merchant"
 
@@ -42,6 +45,14 @@ class DemoClient:
 
 
 DemoStep = Callable[[DemoClient, Console], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ThrowawayServer:
+    workdir: Path
+    ports: BoundPorts
+    key_id: str
+    client: DemoClient
 
 
 def _free_port() -> int:
@@ -200,24 +211,177 @@ async def show_customs(client: DemoClient, console: Console) -> None:
     )
 
 
+# Quotes ------------------------------------------------------------------------------------------------
+
+
+def _money(currency: str, amount: str) -> money_pb2.Money:
+    units, _, fraction = amount.partition(".")
+    return money_pb2.Money(currency_code=currency, units=int(units), nanos=int(fraction.ljust(9, "0")))
+
+
+def _recent_order(today: dt.date) -> common_pb2.OriginalOrder:
+    return common_pb2.OriginalOrder(
+        order_id="SO-10482",
+        order_date=convert.date_to_proto(today - dt.timedelta(days=12)),
+        delivery_date=convert.date_to_proto(today - dt.timedelta(days=9)),
+    )
+
+
+def german_customer_return(today: dt.date) -> rates_pb2.QuoteReturnRequest:
+    """A customer in Berlin sends back a T-shirt ordered twelve days ago (routed to the EU hub)."""
+    return rates_pb2.QuoteReturnRequest(
+        customer=common_pb2.Party(
+            contact=common_pb2.Contact(name="Erika Mustermann", email="erika@example.com"),
+            address=postal_address_pb2.PostalAddress(
+                region_code="DE",
+                address_lines=["Invalidenstraße 117"],
+                locality="Berlin",
+                postal_code="10115",
+            ),
+        ),
+        parcels=[common_pb2.Parcel(weight_grams=800, length_mm=300, width_mm=200, height_mm=100)],
+        items=[
+            common_pb2.ReturnedItem(
+                sku="TS-BLUE-M",
+                description="cotton T-shirt",
+                hs_code="6109.10",
+                origin_country="PT",
+                quantity=1,
+                unit_value=_money("EUR", "29.90"),
+                unit_weight_grams=200,
+                return_reason=common_pb2.RETURN_REASON_WRONG_SIZE,
+            )
+        ],
+        original_order=_recent_order(today),
+    )
+
+
+def canadian_customer_return(today: dt.date) -> rates_pb2.QuoteReturnRequest:
+    """A customer in Toronto sends back a defective jacket (routed to the Canada hub), prices in CAD."""
+    return rates_pb2.QuoteReturnRequest(
+        customer=common_pb2.Party(
+            contact=common_pb2.Contact(name="Jean Tremblay", email="jean@example.com"),
+            address=postal_address_pb2.PostalAddress(
+                region_code="CA",
+                address_lines=["100 King Street West"],
+                locality="Toronto",
+                administrative_area="ON",
+                postal_code="M5X 1A9",
+            ),
+        ),
+        parcels=[common_pb2.Parcel(weight_grams=2300, length_mm=450, width_mm=350, height_mm=150)],
+        items=[
+            common_pb2.ReturnedItem(
+                sku="JK-RAIN-L",
+                description="waterproof rain jacket",
+                hs_code="6201.40",
+                origin_country="VN",
+                quantity=1,
+                unit_value=_money("CAD", "189.00"),
+                unit_weight_grams=1900,
+                return_reason=common_pb2.RETURN_REASON_DEFECTIVE,
+            )
+        ],
+        original_order=_recent_order(today),
+        preferences=rates_pb2.QuotePreferences(display_currency="CAD", sort=rates_pb2.QUOTE_SORT_BEST_VALUE),
+    )
+
+
+def _shown(message: money_pb2.Money) -> str:
+    money = convert.money_from_proto(message, "", convert.Violations())
+    return str(money) if money is not None else ""
+
+
+def _day(message: date_pb2.Date) -> str:
+    date = convert.date_from_proto(message, "", convert.Violations())
+    return date.isoformat() if date else ""
+
+
+def print_quote_response(console: Console, response: rates_pb2.QuoteReturnResponse) -> None:
+    """The quotes, the carriers that could not quote, and the return-policy decision, as rich tables."""
+    hub = response.quotes[0].destination_hub if response.quotes else None
+    table = Table(
+        "carrier",
+        "service",
+        "price",
+        "display price",
+        "days",
+        "delivery by",
+        "handover",
+        "tags",
+        title=f"{len(response.quotes)} quotes" + (f" to {hub.id} ({hub.name})" if hub and hub.id else ""),
+        caption=f"FX as of {_day(response.fx_as_of)}; crosses a customs border: "
+        + ("yes" if response.cross_border else "no"),
+    )
+    for quote in response.quotes:
+        table.add_row(
+            quote.carrier.name,
+            quote.service_name,
+            _shown(quote.price),
+            _shown(quote.display_price) if quote.HasField("display_price") else "[dim]no FX rate[/]",
+            str(quote.transit_days or ""),
+            _day(quote.estimated_delivery_date),
+            common_pb2.Handover.Name(quote.handover).removeprefix("HANDOVER_").lower().replace("_", "-"),
+            ", ".join(rates_pb2.QuoteTag.Name(t).removeprefix("QUOTE_TAG_").lower() for t in quote.tags),
+        )
+    console.print(table)
+    if response.errors:
+        errors = Table("carrier account", "error", "message", "retryable", title="Carriers without a quote")
+        for error in response.errors:
+            retry = "yes" if error.retryable else "no"
+            if error.HasField("retry_after"):
+                retry += f", after {error.retry_after.ToTimedelta().total_seconds():g} s"
+            errors.add_row(
+                error.carrier.account_id,
+                rates_pb2.CarrierErrorCode.Name(error.code).removeprefix("CARRIER_ERROR_CODE_"),
+                error.message,
+                retry,
+            )
+        console.print(errors)
+    policy = response.return_policy
+    verdict = "[bold green]eligible[/]" if policy.eligible else "[bold red]not eligible[/]"
+    window = f"; window ends {_day(policy.window_end_date)}" if policy.HasField("window_end_date") else ""
+    console.print(f"Return policy [bold]{policy.policy_id}[/]: {verdict}: {policy.reason}{window}")
+
+
+async def _quote(client: DemoClient, console: Console, request: rates_pb2.QuoteReturnRequest) -> None:
+    stub = rates_pb2_grpc.RatesServiceStub(client.channel)
+    response = await stub.QuoteReturn(request, metadata=client.metadata, timeout=5)
+    print_quote_response(console, response)
+
+
+async def show_quote_from_germany(client: DemoClient, console: Console) -> None:
+    console.print("A customer in Berlin returns a T-shirt; Backhaul routes it to the EU hub in Venlo.")
+    await _quote(client, console, german_customer_return(dt.datetime.now(dt.UTC).date()))
+
+
+async def show_quote_from_canada(client: DemoClient, console: Console) -> None:
+    console.print("A customer in Toronto returns a defective jacket: best value first, prices in CAD.")
+    await _quote(client, console, canadian_customer_return(dt.datetime.now(dt.UTC).date()))
+
+
 STEPS: tuple[tuple[str, DemoStep], ...] = (
     ("The server", show_health_and_services),
     ("Authentication", show_authentication),
     ("Customs: HS codes and a return's declaration", show_customs),
+    ("Quoting a return from Germany", show_quote_from_germany),
+    ("Quoting a return from Canada", show_quote_from_canada),
 )
 
 
-async def run_demo(console: Console, *, verbose_logs: bool = False) -> int:
-    configure_logging("INFO" if verbose_logs else "WARNING", "console")
-    if not verbose_logs:
-        logging.getLogger().setLevel(logging.WARNING)
+@contextlib.asynccontextmanager
+async def throwaway_server(environ: Mapping[str, str]) -> AsyncIterator[ThrowawayServer]:
+    """A server in this process on free ports over a temporary SQLite database, with a demo merchant and key.
+
+    `environ` holds BACKHAUL_* settings; the database, listen addresses and drain time are the throwaway's.
+    """
     with tempfile.TemporaryDirectory(prefix="backhaul-demo-") as workdir:
         settings = Settings.load(
             {
+                **environ,
                 "BACKHAUL_DATABASE_URL": f"sqlite+aiosqlite:///{Path(workdir) / 'demo.db'}",
                 "BACKHAUL_GRPC_ADDRESS": f"127.0.0.1:{_free_port()}",
                 "BACKHAUL_HTTP_ADDRESS": f"127.0.0.1:{_free_port()}",
-                "BACKHAUL_QUOTE_TOKEN_SECRET": secrets.token_urlsafe(48),
                 "BACKHAUL_DRAIN_SECONDS": "2",
             }
         )
@@ -227,18 +391,29 @@ async def run_demo(console: Console, *, verbose_logs: bool = False) -> int:
         try:
             await application.tenancy.ensure_merchant(DEMO_MERCHANT, "Demo Merchant")
             key, plaintext = await application.tenancy.create_api_key(DEMO_MERCHANT, "demo")
-            console.rule("[bold]Backhaul demo")
-            console.print(
-                f"A throwaway server: gRPC on 127.0.0.1:{ports.grpc}, HTTP on 127.0.0.1:{ports.http}, "
-                f"database {workdir}/demo.db. Demo merchant [bold]{DEMO_MERCHANT}[/] "
-                f"with API key id {key.id}."
-            )
             async with grpc.aio.insecure_channel(f"127.0.0.1:{ports.grpc}") as channel:
-                client = DemoClient(channel, plaintext)
-                for title, step in STEPS:
-                    console.rule(title)
-                    await step(client, console)
+                yield ThrowawayServer(Path(workdir), ports, key.id, DemoClient(channel, plaintext))
         finally:
             await server.drain()
+
+
+def quiet_logs(verbose: bool) -> None:
+    configure_logging("INFO" if verbose else "WARNING", "console")
+    if not verbose:
+        logging.getLogger().setLevel(logging.WARNING)
+
+
+async def run_demo(console: Console, *, verbose_logs: bool = False) -> int:
+    quiet_logs(verbose_logs)
+    async with throwaway_server({"BACKHAUL_QUOTE_TOKEN_SECRET": secrets.token_urlsafe(48)}) as throwaway:
+        console.rule("[bold]Backhaul demo")
+        console.print(
+            f"A throwaway server: gRPC on 127.0.0.1:{throwaway.ports.grpc}, HTTP on "
+            f"127.0.0.1:{throwaway.ports.http}, database {throwaway.workdir}/demo.db. Demo merchant "
+            f"[bold]{DEMO_MERCHANT}[/] with API key id {throwaway.key_id}."
+        )
+        for title, step in STEPS:
+            console.rule(title)
+            await step(throwaway.client, console)
     console.rule("[bold]Done")
     return 0

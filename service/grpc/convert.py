@@ -9,13 +9,14 @@ postal codes where a country uses them) belong to the use cases, which report wi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
 from typing import TypeVar
 
+from google.protobuf import duration_pb2, timestamp_pb2
 from google.type import date_pb2, money_pb2, postal_address_pb2
 
-from backhaul.v1 import common_pb2, customs_pb2
+from backhaul.v1 import common_pb2, customs_pb2, rates_pb2
 from carriers.models import Handover, LabelFormat, Parcel
 from customs.address import Address, Contact, Party
 from customs.declaration import CustomsDeclaration, DeclarationLine, DutyPayer, Incoterm, NonDeliveryOption
@@ -23,6 +24,21 @@ from customs.goods import ItemCondition, OriginalOrder, ReturnedItem, ReturnReas
 from customs.hs import HsClassification, HsEdition, hs_editions
 from customs.money import Money, UnknownCurrency
 from service.errors import FieldViolation, InvalidArgument
+from service.quoting.hubs import Hub
+from service.quoting.policy import PolicyDecision, ReturnCostPayer
+from service.quoting.quotes import CarrierQuoteFailure, LanePerformance, Quote, QuoteReturnResult, QuoteTag
+from service.quoting.request import (
+    AddressInput,
+    ContactInput,
+    DestinationInput,
+    ItemInput,
+    MoneyInput,
+    OriginalOrderInput,
+    PartyInput,
+    QuotePreferences,
+    QuoteSort,
+    ShipmentInput,
+)
 
 _NANOS = Decimal(1_000_000_000)
 
@@ -53,16 +69,24 @@ def join(path: str, field: str) -> str:
 # Money -------------------------------------------------------------------------------------------------
 
 
-def money_from_proto(message: money_pb2.Money, path: str, violations: Violations) -> Money | None:
-    """A google.type.Money as Money; None (and a violation) when it is not valid money."""
+def _money_amount(message: money_pb2.Money, path: str, violations: Violations) -> Decimal | None:
+    """The exact amount of units + nanos; None (and a violation) when the two parts disagree."""
     if (message.units > 0 and message.nanos < 0) or (message.units < 0 and message.nanos > 0):
         violations.add(join(path, "nanos"), "units and nanos must have the same sign")
         return None
     if not -999_999_999 <= message.nanos <= 999_999_999:
         violations.add(join(path, "nanos"), "must be between -999,999,999 and +999,999,999")
         return None
+    return Decimal(message.units) + Decimal(message.nanos) / _NANOS
+
+
+def money_from_proto(message: money_pb2.Money, path: str, violations: Violations) -> Money | None:
+    """A google.type.Money as Money; None (and a violation) when it is not valid money."""
+    amount = _money_amount(message, path, violations)
+    if amount is None:
+        return None
     try:
-        return Money(Decimal(message.units) + Decimal(message.nanos) / _NANOS, message.currency_code)
+        return Money(amount, message.currency_code)
     except UnknownCurrency as exc:
         violations.add(join(path, "currency_code"), str(exc))
         return None
@@ -435,4 +459,318 @@ def customs_declaration_to_proto(
         importer_reference=importer_reference,
         declaration_date=date_to_proto(declaration.declaration_date),
         hs_edition=declaration.hs_edition,
+    )
+
+
+# Rates: QuoteReturn requests -----------------------------------------------------------------------------
+#
+# Requests become the use case's input types field for field; the use case validates them and reports with
+# the same paths. Only what cannot be represented (money whose parts disagree, impossible dates, enum
+# numbers outside the contract) is refused here.
+
+
+def _known_enum(
+    value: int, known: Collection[int], path: str, violations: Violations, names: Callable[[], list[str]]
+) -> bool:
+    if value in known:
+        return True
+    violations.add(path, f"unknown value {value}; expected one of {', '.join(names())}")
+    return False
+
+
+_ITEM_CONDITIONS = frozenset(common_pb2.ItemCondition.values())
+_RETURN_REASONS = frozenset(common_pb2.ReturnReason.values())
+_HANDOVERS = frozenset(common_pb2.Handover.values())
+_TAX_SCHEME_VALUES = frozenset(common_pb2.TaxIdScheme.values())
+_QUOTE_SORTS: dict[int, QuoteSort] = {
+    rates_pb2.QUOTE_SORT_UNSPECIFIED: QuoteSort.CHEAPEST,
+    rates_pb2.QUOTE_SORT_CHEAPEST: QuoteSort.CHEAPEST,
+    rates_pb2.QUOTE_SORT_FASTEST: QuoteSort.FASTEST,
+    rates_pb2.QUOTE_SORT_BEST_VALUE: QuoteSort.BEST_VALUE,
+}
+
+
+def money_input_from_proto(message: money_pb2.Money, path: str, violations: Violations) -> MoneyInput | None:
+    """The amount exactly, the currency code as given (the use case checks it)."""
+    amount = _money_amount(message, path, violations)
+    return None if amount is None else MoneyInput(message.currency_code, amount)
+
+
+def address_input_from_proto(message: postal_address_pb2.PostalAddress) -> AddressInput:
+    return AddressInput(
+        region_code=message.region_code,
+        address_lines=tuple(message.address_lines),
+        locality=message.locality,
+        postal_code=message.postal_code,
+        administrative_area=message.administrative_area,
+        organization=message.organization,
+        recipients=tuple(message.recipients),
+        language_code=message.language_code,
+    )
+
+
+def party_input_from_proto(message: common_pb2.Party, path: str, violations: Violations) -> PartyInput:
+    contact = None
+    if message.HasField("contact"):
+        tax_ids: dict[str, str] = {}
+        for index, tax_id in enumerate(message.contact.tax_ids):
+            if (
+                tax_id.scheme == common_pb2.TAX_ID_SCHEME_UNSPECIFIED
+                or tax_id.scheme not in _TAX_SCHEME_VALUES
+            ):
+                violations.add(
+                    join(path, f"contact.tax_ids[{index}].scheme"), "must be set to a known scheme"
+                )
+                continue
+            tax_ids[tax_scheme_name(tax_id.scheme)] = tax_id.value.strip()
+        contact = ContactInput(
+            name=message.contact.name,
+            email=message.contact.email,
+            phone=message.contact.phone,
+            tax_ids=tax_ids,
+        )
+    address = address_input_from_proto(message.address) if message.HasField("address") else None
+    return PartyInput(contact=contact, address=address)
+
+
+def item_input_from_proto(message: common_pb2.ReturnedItem, path: str, violations: Violations) -> ItemInput:
+    condition = ItemCondition.UNSPECIFIED
+    if _known_enum(
+        message.condition,
+        _ITEM_CONDITIONS,
+        join(path, "condition"),
+        violations,
+        common_pb2.ItemCondition.keys,
+    ):
+        condition = item_condition_from_proto(message.condition)
+    reason = ReturnReason.UNSPECIFIED
+    if _known_enum(
+        message.return_reason,
+        _RETURN_REASONS,
+        join(path, "return_reason"),
+        violations,
+        common_pb2.ReturnReason.keys,
+    ):
+        reason = return_reason_from_proto(message.return_reason)
+    return ItemInput(
+        sku=message.sku,
+        description=message.description,
+        quantity=message.quantity,
+        unit_value=money_input_from_proto(message.unit_value, join(path, "unit_value"), violations)
+        if message.HasField("unit_value")
+        else None,
+        unit_weight_grams=message.unit_weight_grams,
+        origin_country=message.origin_country,
+        hs_code=message.hs_code,
+        condition=condition,
+        return_reason=reason,
+        return_reason_detail=message.return_reason_detail,
+    )
+
+
+def original_order_input_from_proto(
+    message: common_pb2.OriginalOrder, path: str, violations: Violations
+) -> OriginalOrderInput:
+    def money(name: str) -> MoneyInput | None:
+        if not message.HasField(name):  # type: ignore[arg-type]
+            return None
+        return money_input_from_proto(getattr(message, name), join(path, name), violations)
+
+    return OriginalOrderInput(
+        order_id=message.order_id,
+        order_date=date_from_proto(message.order_date, join(path, "order_date"), violations),
+        delivery_date=date_from_proto(message.delivery_date, join(path, "delivery_date"), violations),
+        outbound_tracking_number=message.outbound_tracking_number,
+        invoice_number=message.invoice_number,
+        export_reference=message.export_reference,
+        import_entry_number=message.import_entry_number,
+        duties_paid=money("duties_paid"),
+        taxes_paid=money("taxes_paid"),
+    )
+
+
+def destination_input_from_proto(message: common_pb2.ReturnDestination) -> DestinationInput | None:
+    """None when unset: the use case routes to a hub."""
+    target = message.WhichOneof("target")
+    if target == "hub_id":
+        return DestinationInput(hub_id=message.hub_id.strip())
+    if target == "address":
+        return DestinationInput(address=address_input_from_proto(message.address))
+    return None
+
+
+def shipment_input_from_proto(
+    message: rates_pb2.QuoteReturnRequest | common_pb2.ReturnShipment, path: str, violations: Violations
+) -> ShipmentInput:
+    """Fields 1-5, shared by QuoteReturnRequest and ReturnShipment; `path` prefixes the violations."""
+    return ShipmentInput(
+        customer=party_input_from_proto(message.customer, join(path, "customer"), violations)
+        if message.HasField("customer")
+        else None,
+        parcels=tuple(parcel_from_proto(parcel) for parcel in message.parcels),
+        items=tuple(
+            item_input_from_proto(item, join(path, f"items[{index}]"), violations)
+            for index, item in enumerate(message.items)
+        ),
+        destination=destination_input_from_proto(message.destination)
+        if message.HasField("destination")
+        else None,
+        original_order=original_order_input_from_proto(
+            message.original_order, join(path, "original_order"), violations
+        )
+        if message.HasField("original_order")
+        else None,
+    )
+
+
+def quote_preferences_from_proto(
+    message: rates_pb2.QuotePreferences, violations: Violations
+) -> QuotePreferences:
+    sort = _QUOTE_SORTS.get(message.sort)
+    if sort is None:
+        _known_enum(message.sort, _QUOTE_SORTS, "preferences.sort", violations, rates_pb2.QuoteSort.keys)
+    handover = None
+    if _known_enum(
+        message.handover, _HANDOVERS, "preferences.handover", violations, common_pb2.Handover.keys
+    ):
+        handover = handover_from_proto(message.handover)
+    return QuotePreferences(
+        display_currency=message.display_currency,
+        sort=sort or QuoteSort.CHEAPEST,
+        carrier_account_ids=tuple(account.strip() for account in message.carrier_account_ids),
+        max_transit_days=message.max_transit_days,
+        handover=handover,
+    )
+
+
+# Rates: QuoteReturn responses ----------------------------------------------------------------------------
+
+_CARRIER_ERROR_CODES: dict[str, rates_pb2.CarrierErrorCode.ValueType] = {
+    "AUTHENTICATION_FAILED": rates_pb2.CARRIER_ERROR_CODE_AUTHENTICATION,
+    "INVALID_REQUEST": rates_pb2.CARRIER_ERROR_CODE_INVALID_REQUEST,
+    "NOT_FOUND": rates_pb2.CARRIER_ERROR_CODE_NOT_FOUND,
+    "RATE_LIMITED": rates_pb2.CARRIER_ERROR_CODE_RATE_LIMITED,
+    "UNAVAILABLE": rates_pb2.CARRIER_ERROR_CODE_UNAVAILABLE,
+    "TIMEOUT": rates_pb2.CARRIER_ERROR_CODE_TIMEOUT,
+    "UNSUPPORTED_LANE": rates_pb2.CARRIER_ERROR_CODE_UNSUPPORTED_LANE,
+    "UNSUPPORTED_OPERATION": rates_pb2.CARRIER_ERROR_CODE_UNSUPPORTED_LANE,
+    "MALFORMED_RESPONSE": rates_pb2.CARRIER_ERROR_CODE_MALFORMED_RESPONSE,
+    "CIRCUIT_OPEN": rates_pb2.CARRIER_ERROR_CODE_CIRCUIT_OPEN,
+}
+_QUOTE_TAGS: dict[QuoteTag, rates_pb2.QuoteTag.ValueType] = {
+    QuoteTag.CHEAPEST: rates_pb2.QUOTE_TAG_CHEAPEST,
+    QuoteTag.FASTEST: rates_pb2.QUOTE_TAG_FASTEST,
+}
+_PAYERS: dict[ReturnCostPayer, rates_pb2.ReturnCostPayer.ValueType] = {
+    ReturnCostPayer.MERCHANT: rates_pb2.RETURN_COST_PAYER_MERCHANT,
+    ReturnCostPayer.CUSTOMER: rates_pb2.RETURN_COST_PAYER_CUSTOMER,
+}
+
+
+def carrier_error_code_to_proto(code: str) -> rates_pb2.CarrierErrorCode.ValueType:
+    """A carriers.errors code; an untyped adapter failure (CARRIER_ERROR) counts as unavailable."""
+    return _CARRIER_ERROR_CODES.get(code, rates_pb2.CARRIER_ERROR_CODE_UNAVAILABLE)
+
+
+def timestamp_to_proto(value: dt.datetime) -> timestamp_pb2.Timestamp:
+    message = timestamp_pb2.Timestamp()
+    message.FromDatetime(value)
+    return message
+
+
+def duration_to_proto(seconds: float) -> duration_pb2.Duration:
+    message = duration_pb2.Duration()
+    message.FromNanoseconds(round(seconds * 1e9))
+    return message
+
+
+def hub_to_proto(hub: Hub) -> common_pb2.ReturnsHub:
+    return common_pb2.ReturnsHub(id=hub.id, name=hub.name, address=address_to_proto(hub.party.address))
+
+
+def lane_performance_to_proto(lane: LanePerformance) -> rates_pb2.LanePerformance:
+    message = rates_pb2.LanePerformance(sample_size=lane.sample_size, period_days=lane.period_days)
+    if lane.reliability is not None:
+        # The contract carries these figures as doubles: they are statistics, not money.
+        message.reliability.CopyFrom(
+            rates_pb2.LaneReliability(
+                on_time_rate=float(lane.reliability.on_time_rate),
+                p50_transit_days=float(lane.reliability.p50_transit_days),
+                p90_transit_days=float(lane.reliability.p90_transit_days),
+            )
+        )
+    else:
+        message.unknown_reason = lane.unknown_reason
+    return message
+
+
+def carrier_to_proto(account_id: str, name: str, provider: str) -> common_pb2.Carrier:
+    return common_pb2.Carrier(account_id=account_id, name=name, provider=provider)
+
+
+def quote_to_proto(quote: Quote, hub: common_pb2.ReturnsHub | None = None) -> rates_pb2.Quote:
+    """`hub`: the destination hub already converted (one hub per answer, converted once)."""
+    message = rates_pb2.Quote(
+        quote_token=quote.token,
+        expire_time=timestamp_to_proto(quote.expires_at),
+        carrier=carrier_to_proto(quote.account_id, quote.carrier, quote.provider),
+        service_code=quote.service_code,
+        service_name=quote.service_name,
+        price=money_to_proto(quote.price),
+        price_components=[
+            rates_pb2.PriceComponent(code=c.code, description=c.description, amount=money_to_proto(c.amount))
+            for c in quote.components
+        ],
+        transit_days=quote.transit_days or 0,
+        handover=handover_to_proto(quote.handover),
+        tags=sorted(_QUOTE_TAGS[tag] for tag in quote.tags),
+        label_formats=sorted(label_format_to_proto(f) for f in quote.label_formats),
+    )
+    if quote.display_price is not None:
+        message.display_price.CopyFrom(money_to_proto(quote.display_price))
+    if quote.estimated_delivery is not None:
+        message.estimated_delivery_date.CopyFrom(date_to_proto(quote.estimated_delivery))
+    if hub is not None:
+        message.destination_hub.CopyFrom(hub)
+    elif quote.hub is not None:
+        message.destination_hub.CopyFrom(hub_to_proto(quote.hub))
+    if quote.lane_performance is not None:
+        message.lane_performance.CopyFrom(lane_performance_to_proto(quote.lane_performance))
+    return message
+
+
+def carrier_quote_failure_to_proto(failure: CarrierQuoteFailure) -> rates_pb2.CarrierQuoteError:
+    message = rates_pb2.CarrierQuoteError(
+        carrier=carrier_to_proto(failure.account_id, failure.carrier, failure.provider),
+        code=carrier_error_code_to_proto(failure.code),
+        message=failure.message,
+        retryable=failure.retryable,
+        field=failure.field,
+    )
+    if failure.retry_after_seconds is not None:
+        message.retry_after.CopyFrom(duration_to_proto(failure.retry_after_seconds))
+    return message
+
+
+def policy_decision_to_proto(decision: PolicyDecision) -> rates_pb2.ReturnPolicyDecision:
+    message = rates_pb2.ReturnPolicyDecision(
+        eligible=decision.eligible,
+        reason=decision.reason,
+        payer=_PAYERS[decision.payer],
+        customer_fee=money_to_proto(decision.customer_fee),
+        policy_id=decision.policy_id,
+    )
+    if decision.window_end is not None:
+        message.window_end_date.CopyFrom(date_to_proto(decision.window_end))
+    return message
+
+
+def quote_return_result_to_proto(result: QuoteReturnResult) -> rates_pb2.QuoteReturnResponse:
+    hub = hub_to_proto(result.hub) if result.hub is not None else None
+    return rates_pb2.QuoteReturnResponse(
+        quotes=[quote_to_proto(quote, hub) for quote in result.quotes],
+        errors=[carrier_quote_failure_to_proto(failure) for failure in result.errors],
+        fx_as_of=date_to_proto(result.fx_as_of),
+        return_policy=policy_decision_to_proto(result.return_policy),
+        cross_border=result.cross_border,
     )
