@@ -111,6 +111,22 @@ class CarrierAdapter(Protocol):
         ...
 
 
+@runtime_checkable
+class PurchaseLookup(Protocol):
+    """Optional capability: find the label bought under a purchase request's idempotency key.
+
+    The labels use case asks after a purchase whose outcome it did not see (a crash between the carrier's
+    answer and its commit, a timeout, an unreadable answer) and buys again only when the carrier says that no
+    purchase was made under the key. Implement it only when the answer is final once `purchase()` has
+    returned or raised, i.e. no request of ours can still be on its way to the carrier. Raise
+    UnsupportedOperation when this instance cannot look purchases up after all.
+    """
+
+    async def find_purchase(self, request: PurchaseRequest) -> PurchasedLabel | None:
+        """The label bought for `request.idempotency_key`, or None when no purchase was made under it."""
+        ...
+
+
 class CarrierAdapterFactory(Protocol):
     """What an entry point in `backhaul.carriers` resolves to: usually the adapter class itself."""
 

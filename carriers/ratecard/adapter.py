@@ -25,7 +25,7 @@ from carriers.models import (
 from carriers.port import Capabilities, Operation, TrackingUpdates
 from carriers.ratecard.card import RateCard, load_card, packaged_card
 from carriers.ratecard.pricing import NotPriceable, ShipmentCharge, price_shipment
-from carriers.ratecard.s10 import InMemorySerialAllocator, SerialAllocator
+from carriers.ratecard.s10 import InMemorySerialAllocator, KeyedSerialAllocator, SerialAllocator
 from carriers.tracking import TrackingEvent, TrackingSnapshot
 
 _OPTIONS = frozenset({"card", "card_file"})
@@ -140,16 +140,7 @@ class RateCardCarrier:
                 field="label_format",
                 carrier=self._account_id,
             )
-        matching = [
-            (r, c) for r, c in self._rates(request.shipment) if r.service_code == request.service_code
-        ]
-        if not matching:
-            raise InvalidRequest(
-                f"service {request.service_code!r} is not offered for this shipment",
-                field="service_code",
-                carrier=self._account_id,
-            )
-        rate, _ = matching[0]
+        rate = self._rate_for(request)
         if request.expected_price is not None and rate.price > request.expected_price:
             raise InvalidRequest(
                 f"price is now {rate.price}, above the quoted {request.expected_price}",
@@ -157,9 +148,43 @@ class RateCardCarrier:
                 carrier=self._account_id,
             )
         series = self.card.s10
-        ordinal = await self._serials.next_ordinal(f"{series.service_indicator}{series.country}")
+        series_key = f"{series.service_indicator}{series.country}"
+        if isinstance(self._serials, KeyedSerialAllocator):
+            # Keyed: asking again under the same idempotency key issues the same number, never a second one.
+            ordinal = await self._serials.ordinal_for(series_key, request.idempotency_key)
+        else:
+            ordinal = await self._serials.next_ordinal(series_key)
+        return self._label(rate, ordinal, request)
+
+    async def find_purchase(self, request: PurchaseRequest) -> PurchasedLabel | None:
+        """The label issued under `request.idempotency_key`; needs a KeyedSerialAllocator."""
+        if not isinstance(self._serials, KeyedSerialAllocator):
+            raise UnsupportedOperation(
+                "purchases can only be looked up with a keyed serial allocator", carrier=self._account_id
+            )
+        series = self.card.s10
+        ordinal = await self._serials.find_ordinal(
+            f"{series.service_indicator}{series.country}", request.idempotency_key
+        )
+        if ordinal is None:
+            return None
+        return self._label(self._rate_for(request), ordinal, request)
+
+    def _rate_for(self, request: PurchaseRequest) -> Rate:
+        rate = next(
+            (r for r, _ in self._rates(request.shipment) if r.service_code == request.service_code), None
+        )
+        if rate is None:
+            raise InvalidRequest(
+                f"service {request.service_code!r} is not offered for this shipment",
+                field="service_code",
+                carrier=self._account_id,
+            )
+        return rate
+
+    def _label(self, rate: Rate, ordinal: int, request: PurchaseRequest) -> PurchasedLabel:
         try:
-            tracking_number = series.identifier(ordinal)
+            tracking_number = self.card.s10.identifier(ordinal)
         except ValueError as exc:
             raise Unavailable(str(exc), carrier=self._account_id, retryable=False) from exc
         return PurchasedLabel(

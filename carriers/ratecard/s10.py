@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from customs.countries import validate_country
 
@@ -83,6 +83,21 @@ class SerialAllocator(Protocol):
     """Hands out ordinals of a series, never the same twice. Production wiring passes a durable one."""
 
     async def next_ordinal(self, series_key: str) -> int: ...
+
+
+@runtime_checkable
+class KeyedSerialAllocator(SerialAllocator, Protocol):
+    """An allocator that remembers which purchase got which ordinal.
+
+    A purchase asking again under the same key gets the same ordinal, and `find_ordinal` tells whether a key
+    was ever given one: this is how a rate-card purchase is looked up after a crash.
+    """
+
+    async def ordinal_for(self, series_key: str, purchase_key: str) -> int:
+        """The ordinal of `purchase_key`, allocating the next one of the series on the first ask."""
+        ...
+
+    async def find_ordinal(self, series_key: str, purchase_key: str) -> int | None: ...
 
 
 class InMemorySerialAllocator:

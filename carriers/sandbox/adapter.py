@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from carriers.accounts import CarrierAccount
@@ -44,6 +45,7 @@ from carriers.models import (
     VoidStatus,
 )
 from carriers.port import Capabilities, Lane, Operation, TrackingUpdates
+from carriers.sandbox.ledger import LedgerPurchase, LedgerVoid, PurchaseLedger, sandbox_label
 from carriers.tracking import (
     ExceptionReason,
     TrackingEvent,
@@ -83,6 +85,9 @@ class SandboxSettings:
     pickup_fee: Decimal = Decimal("2.50")  # when the carrier collects
     tracking_step_seconds: float = 60.0  # simulated time between two scans
     origin_countries: frozenset[str] = frozenset()  # empty: any
+    # Durable purchase ledger (JSON lines): purchases survive restarts and can be looked up by idempotency
+    # key. Empty: purchases live in memory only and cannot be looked up.
+    ledger_file: str = ""
 
 
 _SETTINGS_FIELDS = frozenset(SandboxSettings.__dataclass_fields__)
@@ -114,6 +119,7 @@ def parse_settings(options: Mapping[str, Any], source: str) -> SandboxSettings:
         origin_countries=frozenset(
             table.checked("origin_countries", c, validate_country) for c in table.strings("origin_countries")
         ),
+        ledger_file=table.text("ledger_file", default.ledger_file),
     )
 
 
@@ -169,6 +175,10 @@ class SandboxCarrier:
         self._rng = random.Random(settings.seed)
         self._calls = 0
         self._purchases: dict[str, _Purchase] = {}
+        self._by_key: dict[str, str] = {}  # idempotency key -> tracking number
+        self._ledger = PurchaseLedger(Path(settings.ledger_file)) if settings.ledger_file else None
+        if self._ledger is not None:
+            self._restore(self._ledger)
         operations = {Operation.QUOTE, Operation.PURCHASE, Operation.VOID, Operation.TRACK}
         updates = {TrackingUpdates.POLLING}
         if webhook_secret is not None:
@@ -181,6 +191,21 @@ class SandboxCarrier:
             tracking_updates=frozenset(updates),
             lanes=(Lane(origin_countries=settings.origin_countries),),
         )
+
+    def _restore(self, ledger: PurchaseLedger) -> None:
+        for entry in ledger.entries():
+            if isinstance(entry, LedgerVoid):
+                if entry.tracking_number in self._purchases:
+                    self._purchases[entry.tracking_number].voided = True
+                continue
+            self._purchases[entry.label.tracking_number] = _Purchase(
+                label=entry.label,
+                purchased_at=entry.purchased_at,
+                cross_border=entry.cross_border,
+                origin=_location(*entry.origin),
+                destination=_location(*entry.destination),
+            )
+            self._by_key[entry.idempotency_key] = entry.label.tracking_number
 
     @classmethod
     def from_account(cls, account: CarrierAccount, environ: Mapping[str, str]) -> SandboxCarrier:
@@ -274,33 +299,56 @@ class SandboxCarrier:
                 f"unknown service {request.service_code!r}", field="service_code", carrier=self._account_id
             )
         tracking_number = f"SB{self._rng.randrange(10**12):012d}"
+        while tracking_number in self._purchases:  # a restarted sandbox replays its seeded numbers
+            tracking_number = f"SB{self._rng.randrange(10**12):012d}"
         shipment = request.shipment
-        label = PurchasedLabel(
-            account_id=self._account_id,
-            carrier=self._carrier,
-            service_code=rate.service_code,
-            tracking_number=tracking_number,
-            price=rate.price,
-            label_format=request.label_format,
-            carrier_shipment_id=f"shp_{tracking_number}",
-            carrier_label_id=f"lbl_{tracking_number}",
-            label_document=f"SANDBOX LABEL {tracking_number}".encode(),
-            raw={"idempotency_key": request.idempotency_key},
+        label = sandbox_label(
+            self._account_id,
+            self._carrier,
+            rate.service_code,
+            tracking_number,
+            rate.price,
+            request.label_format,
+            request.idempotency_key,
         )
-        self._purchases[tracking_number] = _Purchase(
+        purchase = _Purchase(
             label=label,
             purchased_at=self._clock(),
             cross_border=shipment.is_cross_border,
             origin=_location(shipment.customer.address.locality, shipment.origin_country),
             destination=_location(shipment.destination.address.locality, shipment.destination_country),
         )
+        if self._ledger is not None:
+            self._ledger.record_purchase(
+                LedgerPurchase(
+                    label=label,
+                    idempotency_key=request.idempotency_key,
+                    purchased_at=purchase.purchased_at,
+                    cross_border=purchase.cross_border,
+                    origin=(purchase.origin.city, purchase.origin.country),
+                    destination=(purchase.destination.city, purchase.destination.country),
+                )
+            )
+        self._purchases[tracking_number] = purchase
+        self._by_key[request.idempotency_key] = tracking_number
         return label
+
+    async def find_purchase(self, request: PurchaseRequest) -> PurchasedLabel | None:
+        """From the ledger: only a sandbox with `ledger_file` remembers its purchases across restarts."""
+        if self._ledger is None:
+            raise UnsupportedOperation(
+                "purchases can only be looked up with a ledger_file", carrier=self._account_id
+            )
+        tracking_number = self._by_key.get(request.idempotency_key)
+        return self._purchases[tracking_number].label if tracking_number is not None else None
 
     async def void(self, label: LabelReference) -> VoidResult:
         await self._behave()
         purchase = self._purchase(label.tracking_number)
         if len(self._events(purchase)) > 1:
             return VoidResult(VoidStatus.REFUSED, "the parcel has already been scanned")
+        if self._ledger is not None:
+            self._ledger.record_void(label.tracking_number)
         purchase.voided = True
         return VoidResult(VoidStatus.VOIDED, "refunded", refund=purchase.label.price)
 
