@@ -44,6 +44,15 @@ class RunningEnvoy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def healthy_upstreams(self) -> int:
+        """How many replicas Envoy's active health checks hold in rotation."""
+        clusters = httpx.get(f"http://127.0.0.1:{self.admin_port}/clusters", timeout=2).text
+        return sum(
+            1
+            for line in clusters.splitlines()
+            if line.startswith("backhaul_grpc::") and line.endswith("::health_flags::healthy")
+        )
+
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -73,15 +82,6 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
             server.stop()
 
 
-def _healthy_upstreams(admin: str) -> int:
-    clusters = httpx.get(f"{admin}/clusters", timeout=2).text
-    return sum(
-        1
-        for line in clusters.splitlines()
-        if line.startswith("backhaul_grpc::") and line.endswith("::health_flags::healthy")
-    )
-
-
 @pytest.fixture(scope="session")
 def envoy(replicas: Replicas, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEnvoy]:
     binary = envoy_binary()
@@ -101,14 +101,13 @@ def envoy(replicas: Replicas, tmp_path_factory: pytest.TempPathFactory) -> Itera
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    admin = f"http://127.0.0.1:{running.admin_port}"
     try:
         deadline = time.monotonic() + 20
         while True:
             if process.poll() is not None:  # it can run (envoy_binary checked), so the config is wrong
                 raise RuntimeError(f"Envoy exited with {process.returncode}:\n{running.logs()[-3000:]}")
             try:
-                if _healthy_upstreams(admin) == len(replicas.servers):
+                if running.healthy_upstreams() == len(replicas.servers):
                     break
             except httpx.TransportError:
                 pass

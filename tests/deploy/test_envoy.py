@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 
 import grpc
 import httpx
@@ -195,3 +196,28 @@ def test_callers_trace_context_passes_through_envoy_into_a_replica_span(
     while not any(f"0x{trace_id}" in server.logs() for server in replicas.servers):
         assert time.monotonic() < deadline, "no replica exported a span with the caller's trace id"
         time.sleep(0.1)
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_a_stopped_replica_leaves_the_rotation_and_rejoins_when_serving_again(
+    envoy: RunningEnvoy, replicas: Replicas
+) -> None:
+    stopped = replicas.servers[1]
+    assert stopped.terminate() == 0
+    try:
+        _wait_for(lambda: envoy.healthy_upstreams() == 1, 20, "Envoy kept the stopped replica in rotation")
+        with grpc.insecure_channel(envoy.target) as channel:
+            stub = rates_pb2_grpc.RatesServiceStub(channel)
+            for _ in range(10):  # every call reaches the remaining replica: none is UNAVAILABLE
+                with pytest.raises(grpc.RpcError) as refused:
+                    stub.QuoteReturn(rates_pb2.QuoteReturnRequest(), timeout=5)
+                assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        stopped.start()
+    _wait_for(lambda: envoy.healthy_upstreams() == 2, 20, "Envoy did not take the replica back")
