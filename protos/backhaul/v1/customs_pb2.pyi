@@ -240,7 +240,9 @@ class _ChargeComponentEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Charg
     CHARGE_COMPONENT_HMT: _ChargeComponent.ValueType  # 4
     """US harbor maintenance tax."""
     CHARGE_COMPONENT_OTHER: _ChargeComponent.ValueType  # 5
-    """Any other tax, fee or levy (excise, PST, SIMA, antidumping, ...)."""
+    """Any other tax, fee or levy (excise, PST, ...)."""
+    CHARGE_COMPONENT_AD_CVD: _ChargeComponent.ValueType  # 6
+    """Antidumping and countervailing duties (Canada: SIMA duties); most drawback regimes exclude them."""
 
 class ChargeComponent(_ChargeComponent, metaclass=_ChargeComponentEnumTypeWrapper):
     """Components of import charges."""
@@ -256,7 +258,9 @@ CHARGE_COMPONENT_MPF: ChargeComponent.ValueType  # 3
 CHARGE_COMPONENT_HMT: ChargeComponent.ValueType  # 4
 """US harbor maintenance tax."""
 CHARGE_COMPONENT_OTHER: ChargeComponent.ValueType  # 5
-"""Any other tax, fee or levy (excise, PST, SIMA, antidumping, ...)."""
+"""Any other tax, fee or levy (excise, PST, ...)."""
+CHARGE_COMPONENT_AD_CVD: ChargeComponent.ValueType  # 6
+"""Antidumping and countervailing duties (Canada: SIMA duties); most drawback regimes exclude them."""
 Global___ChargeComponent: _TypeAlias = ChargeComponent  # noqa: Y015
 
 class _ImporterType:
@@ -404,7 +408,7 @@ class _ReclaimClaimStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Re
     RECLAIM_CLAIM_STATUS_UNSPECIFIED: _ReclaimClaimStatus.ValueType  # 0
     """Not set."""
     RECLAIM_CLAIM_STATUS_AWAITING_EXPORT: _ReclaimClaimStatus.ValueType  # 1
-    """Recorded with the label; the goods have not left yet."""
+    """The carrier has the goods (first scan); they have not left the import country yet."""
     RECLAIM_CLAIM_STATUS_READY_TO_FILE: _ReclaimClaimStatus.ValueType  # 2
     """Tracking evidences the export; the claim can be filed before its deadline."""
     RECLAIM_CLAIM_STATUS_EXPIRED: _ReclaimClaimStatus.ValueType  # 3
@@ -412,7 +416,11 @@ class _ReclaimClaimStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Re
     RECLAIM_CLAIM_STATUS_CANCELLED: _ReclaimClaimStatus.ValueType  # 4
     """The label was voided or the parcel came back; nothing to claim."""
     RECLAIM_CLAIM_STATUS_NOT_ELIGIBLE: _ReclaimClaimStatus.ValueType  # 5
-    """No regime applies to this return."""
+    """No regime applies to this return (or what the claim needs is unknown: see its warnings)."""
+    RECLAIM_CLAIM_STATUS_ESTIMATED: _ReclaimClaimStatus.ValueType  # 6
+    """Recorded with the label from an estimate; the goods have not moved yet."""
+    RECLAIM_CLAIM_STATUS_FILED: _ReclaimClaimStatus.ValueType  # 7
+    """Filed with the authority (see filing_reference)."""
 
 class ReclaimClaimStatus(_ReclaimClaimStatus, metaclass=_ReclaimClaimStatusEnumTypeWrapper):
     """Lifecycle of a reclaim claim."""
@@ -420,7 +428,7 @@ class ReclaimClaimStatus(_ReclaimClaimStatus, metaclass=_ReclaimClaimStatusEnumT
 RECLAIM_CLAIM_STATUS_UNSPECIFIED: ReclaimClaimStatus.ValueType  # 0
 """Not set."""
 RECLAIM_CLAIM_STATUS_AWAITING_EXPORT: ReclaimClaimStatus.ValueType  # 1
-"""Recorded with the label; the goods have not left yet."""
+"""The carrier has the goods (first scan); they have not left the import country yet."""
 RECLAIM_CLAIM_STATUS_READY_TO_FILE: ReclaimClaimStatus.ValueType  # 2
 """Tracking evidences the export; the claim can be filed before its deadline."""
 RECLAIM_CLAIM_STATUS_EXPIRED: ReclaimClaimStatus.ValueType  # 3
@@ -428,8 +436,40 @@ RECLAIM_CLAIM_STATUS_EXPIRED: ReclaimClaimStatus.ValueType  # 3
 RECLAIM_CLAIM_STATUS_CANCELLED: ReclaimClaimStatus.ValueType  # 4
 """The label was voided or the parcel came back; nothing to claim."""
 RECLAIM_CLAIM_STATUS_NOT_ELIGIBLE: ReclaimClaimStatus.ValueType  # 5
-"""No regime applies to this return."""
+"""No regime applies to this return (or what the claim needs is unknown: see its warnings)."""
+RECLAIM_CLAIM_STATUS_ESTIMATED: ReclaimClaimStatus.ValueType  # 6
+"""Recorded with the label from an estimate; the goods have not moved yet."""
+RECLAIM_CLAIM_STATUS_FILED: ReclaimClaimStatus.ValueType  # 7
+"""Filed with the authority (see filing_reference)."""
 Global___ReclaimClaimStatus: _TypeAlias = ReclaimClaimStatus  # noqa: Y015
+
+class _ExportMilestone:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ExportMilestoneEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ExportMilestone.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EXPORT_MILESTONE_UNSPECIFIED: _ExportMilestone.ValueType  # 0
+    """Not set."""
+    EXPORT_MILESTONE_FIRST_SCAN: _ExportMilestone.ValueType  # 1
+    """First carrier scan: the goods are on their way, still in the import country."""
+    EXPORT_MILESTONE_DEPARTED_COUNTRY: _ExportMilestone.ValueType  # 2
+    """A scan outside the import country's customs territory: the goods left on or before that day."""
+    EXPORT_MILESTONE_ARRIVED_AT_HUB: _ExportMilestone.ValueType  # 3
+    """Arrival at the returns hub (or delivery to the merchant)."""
+
+class ExportMilestone(_ExportMilestone, metaclass=_ExportMilestoneEnumTypeWrapper):
+    """What a tracking event shows about the export of the goods."""
+
+EXPORT_MILESTONE_UNSPECIFIED: ExportMilestone.ValueType  # 0
+"""Not set."""
+EXPORT_MILESTONE_FIRST_SCAN: ExportMilestone.ValueType  # 1
+"""First carrier scan: the goods are on their way, still in the import country."""
+EXPORT_MILESTONE_DEPARTED_COUNTRY: ExportMilestone.ValueType  # 2
+"""A scan outside the import country's customs territory: the goods left on or before that day."""
+EXPORT_MILESTONE_ARRIVED_AT_HUB: ExportMilestone.ValueType  # 3
+"""Arrival at the returns hub (or delivery to the merchant)."""
+Global___ExportMilestone: _TypeAlias = ExportMilestone  # noqa: Y015
 
 @_typing.final
 class LookupHsCodeRequest(_message.Message):
@@ -1075,6 +1115,12 @@ class CalculateDutyReclaimRequest(_message.Message):
     LABEL_ID_FIELD_NUMBER: _builtins.int
     IMPORT_CHANNEL_FIELD_NUMBER: _builtins.int
     SHIPPED_FROM_COUNTRY_FIELD_NUMBER: _builtins.int
+    DEBT_NOTIFICATION_DATE_FIELD_NUMBER: _builtins.int
+    TAX_COLLECTED_AT_SALE_FIELD_NUMBER: _builtins.int
+    IDENTIFICATION_FILED_AT_IMPORT_FIELD_NUMBER: _builtins.int
+    DESIGNATED_IMPORTS_FIELD_NUMBER: _builtins.int
+    FILING_DATE_FIELD_NUMBER: _builtins.int
+    NO_COMMERCIAL_VALUE_AT_ENTRY_FIELD_NUMBER: _builtins.int
     import_country: _builtins.str
     """Country where the goods were imported (the customer's country), ISO 3166-1 alpha-2."""
     import_currency: _builtins.str
@@ -1097,6 +1143,16 @@ class CalculateDutyReclaimRequest(_message.Message):
     """How the goods were imported (post or courier); selects de minimis thresholds for estimates."""
     shipped_from_country: _builtins.str
     """Country the outbound shipment was sent from (not the origin of the goods); selects de minimis rules."""
+    tax_collected_at_sale: _builtins.bool
+    """Whether the seller collected the import VAT at the point of sale (EU IOSS, UK up to GBP 135); unset:
+    decided from the de minimis rules of the import date.
+    """
+    identification_filed_at_import: _builtins.bool
+    """Whether the goods were identified at import for a later re-export (Japan, Customs FAQ 1606)."""
+    no_commercial_value_at_entry: _builtins.bool
+    """Whether the goods had no commercial value on arrival (Australia, Customs Regulation 2015 s.112: the
+    whole duty comes back).
+    """
     @_builtins.property
     def import_date(self) -> _date_pb2.Date:
         """Date of import (release); time limits and rules are selected by it."""
@@ -1121,6 +1177,18 @@ class CalculateDutyReclaimRequest(_message.Message):
     def proof_of_export(self) -> Global___ProofOfExport:
         """Evidence that the goods left, when known."""
 
+    @_builtins.property
+    def debt_notification_date(self) -> _date_pb2.Date:
+        """Date the customs debt was notified (EU and UK time limits run from it); default: the import date."""
+
+    @_builtins.property
+    def designated_imports(self) -> _containers.RepeatedCompositeFieldContainer[Global___DesignatedImport]:
+        """Earlier imports of the same SKUs designated for a returned-retail claim (US, 19 CFR 191.45)."""
+
+    @_builtins.property
+    def filing_date(self) -> _date_pb2.Date:
+        """Date the claim would be filed; default: assumed within every time limit."""
+
     def __init__(
         self,
         *,
@@ -1140,16 +1208,71 @@ class CalculateDutyReclaimRequest(_message.Message):
         label_id: _builtins.str = ...,
         import_channel: Global___ImportChannel.ValueType = ...,
         shipped_from_country: _builtins.str = ...,
+        debt_notification_date: _date_pb2.Date | None = ...,
+        tax_collected_at_sale: _builtins.bool | None = ...,
+        identification_filed_at_import: _builtins.bool = ...,
+        designated_imports: _abc.Iterable[Global___DesignatedImport] | None = ...,
+        filing_date: _date_pb2.Date | None = ...,
+        no_commercial_value_at_entry: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_goods_used", b"_goods_used", "export_date", b"export_date", "goods_used", b"goods_used", "import_date", b"import_date", "proof_of_export", b"proof_of_export"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_goods_used", b"_goods_used", "_tax_collected_at_sale", b"_tax_collected_at_sale", "debt_notification_date", b"debt_notification_date", "export_date", b"export_date", "filing_date", b"filing_date", "goods_used", b"goods_used", "import_date", b"import_date", "proof_of_export", b"proof_of_export", "tax_collected_at_sale", b"tax_collected_at_sale"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_goods_used", b"_goods_used", "condition", b"condition", "display_currency", b"display_currency", "entry_charges", b"entry_charges", "export_date", b"export_date", "goods_used", b"goods_used", "import_channel", b"import_channel", "import_country", b"import_country", "import_currency", b"import_currency", "import_date", b"import_date", "import_entry_number", b"import_entry_number", "importer_type", b"importer_type", "label_id", b"label_id", "lines", b"lines", "proof_of_export", b"proof_of_export", "return_reason", b"return_reason", "shipped_from_country", b"shipped_from_country"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_goods_used", b"_goods_used", "_tax_collected_at_sale", b"_tax_collected_at_sale", "condition", b"condition", "debt_notification_date", b"debt_notification_date", "designated_imports", b"designated_imports", "display_currency", b"display_currency", "entry_charges", b"entry_charges", "export_date", b"export_date", "filing_date", b"filing_date", "goods_used", b"goods_used", "identification_filed_at_import", b"identification_filed_at_import", "import_channel", b"import_channel", "import_country", b"import_country", "import_currency", b"import_currency", "import_date", b"import_date", "import_entry_number", b"import_entry_number", "importer_type", b"importer_type", "label_id", b"label_id", "lines", b"lines", "no_commercial_value_at_entry", b"no_commercial_value_at_entry", "proof_of_export", b"proof_of_export", "return_reason", b"return_reason", "shipped_from_country", b"shipped_from_country", "tax_collected_at_sale", b"tax_collected_at_sale"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__goods_used: _TypeAlias = _typing.Literal["goods_used"]  # noqa: Y015
     _WhichOneofArgType__goods_used: _TypeAlias = _typing.Literal["_goods_used", b"_goods_used"]  # noqa: Y015
+    _WhichOneofReturnType__tax_collected_at_sale: _TypeAlias = _typing.Literal["tax_collected_at_sale"]  # noqa: Y015
+    _WhichOneofArgType__tax_collected_at_sale: _TypeAlias = _typing.Literal["_tax_collected_at_sale", b"_tax_collected_at_sale"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__goods_used) -> _WhichOneofReturnType__goods_used | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tax_collected_at_sale) -> _WhichOneofReturnType__tax_collected_at_sale | None: ...
 
 Global___CalculateDutyReclaimRequest: _TypeAlias = CalculateDutyReclaimRequest  # noqa: Y015
+
+@_typing.final
+class DesignatedImport(_message.Message):
+    """An earlier import designated for a returned-retail claim (19 CFR 191.45: same 8-digit HTSUS and SKU,
+    imported within 1 year before the export).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    HS_CODE_FIELD_NUMBER: _builtins.int
+    IMPORT_ENTRY_NUMBER_FIELD_NUMBER: _builtins.int
+    IMPORT_DATE_FIELD_NUMBER: _builtins.int
+    UNIT_PAID_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU it covers (one of the request lines' SKUs)."""
+    hs_code: _builtins.str
+    """HS / HTSUS code of the designated import line."""
+    import_entry_number: _builtins.str
+    """Its import entry number."""
+    @_builtins.property
+    def import_date(self) -> _date_pb2.Date:
+        """Its import date."""
+
+    @_builtins.property
+    def unit_paid(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChargeAmount]:
+        """What it paid per unit, by component; empty: as the request line paid."""
+
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        hs_code: _builtins.str = ...,
+        import_entry_number: _builtins.str = ...,
+        import_date: _date_pb2.Date | None = ...,
+        unit_paid: _abc.Iterable[Global___ChargeAmount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["import_date", b"import_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hs_code", b"hs_code", "import_date", b"import_date", "import_entry_number", b"import_entry_number", "sku", b"sku", "unit_paid", b"unit_paid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DesignatedImport: _TypeAlias = DesignatedImport  # noqa: Y015
 
 @_typing.final
 class ReclaimEntryLine(_message.Message):
@@ -1166,6 +1289,8 @@ class ReclaimEntryLine(_message.Message):
     RETURNED_QUANTITY_FIELD_NUMBER: _builtins.int
     CUSTOMS_VALUE_FIELD_NUMBER: _builtins.int
     PAID_FIELD_NUMBER: _builtins.int
+    EXPORT_VALUE_FIELD_NUMBER: _builtins.int
+    PRICE_REBATE_FIELD_NUMBER: _builtins.int
     line_id: _builtins.str
     """Caller's reference for the line, echoed in results."""
     sku: _builtins.str
@@ -1186,7 +1311,19 @@ class ReclaimEntryLine(_message.Message):
 
     @_builtins.property
     def paid(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChargeAmount]:
-        """Charges paid on the line; empty: estimated from the tariff table (the answer says so)."""
+        """Charges paid on the line; empty: estimated from the tariff table (the answer says so). A component
+        given here must not also be in entry_charges.
+        """
+
+    @_builtins.property
+    def export_value(self) -> _money_pb2.Money:
+        """Value declared on export, in the import currency (Australia: at least 25 % of the import value)."""
+
+    @_builtins.property
+    def price_rebate(self) -> _money_pb2.Money:
+        """Price decrease granted to the importer after import (Australia, Customs Regulation 2015 s.112); a line
+        with a rebate may have returned_quantity 0.
+        """
 
     def __init__(
         self,
@@ -1200,10 +1337,12 @@ class ReclaimEntryLine(_message.Message):
         returned_quantity: _builtins.int = ...,
         customs_value: _money_pb2.Money | None = ...,
         paid: _abc.Iterable[Global___ChargeAmount] | None = ...,
+        export_value: _money_pb2.Money | None = ...,
+        price_rebate: _money_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["customs_value", b"customs_value"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["customs_value", b"customs_value", "export_value", b"export_value", "price_rebate", b"price_rebate"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["customs_value", b"customs_value", "description", b"description", "hs_code", b"hs_code", "imported_quantity", b"imported_quantity", "line_id", b"line_id", "origin_country", b"origin_country", "paid", b"paid", "returned_quantity", b"returned_quantity", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customs_value", b"customs_value", "description", b"description", "export_value", b"export_value", "hs_code", b"hs_code", "imported_quantity", b"imported_quantity", "line_id", b"line_id", "origin_country", b"origin_country", "paid", b"paid", "price_rebate", b"price_rebate", "returned_quantity", b"returned_quantity", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1324,12 +1463,27 @@ class CalculateDutyReclaimResponse(_message.Message):
     UNCONFIRMED_POINTS_FIELD_NUMBER: _builtins.int
     ESTIMATE_FIELD_NUMBER: _builtins.int
     FX_AS_OF_FIELD_NUMBER: _builtins.int
+    BEST_REGIME_IDS_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    PROOF_OF_EXPORT_FIELD_NUMBER: _builtins.int
+    FX_SOURCE_FIELD_NUMBER: _builtins.int
+    DE_MINIMIS_FIELD_NUMBER: _builtins.int
+    IMPORT_CURRENCY_FIELD_NUMBER: _builtins.int
+    DISPLAY_CURRENCY_FIELD_NUMBER: _builtins.int
     best_regime_id: _builtins.str
-    """Id of the regime with the highest refundable amount among the eligible ones; empty when none is."""
+    """The first id of best_regime_ids (kept for clients that read one regime); empty when none is eligible."""
     basis: Global___RuleBasis.ValueType
     """Whether every rule used is confirmed in primary text."""
     estimate: _builtins.bool
     """True when any paid amount was estimated from the tariff table instead of given."""
+    market: _builtins.str
+    """The reclaim market: "EU" for a member state, else the import country."""
+    fx_source: _builtins.str
+    """Source of the FX table used for display amounts."""
+    import_currency: _builtins.str
+    """Currency of the amounts in the import currency."""
+    display_currency: _builtins.str
+    """Currency of the display amounts."""
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReclaimLineResult]:
         """Result per request line, in request order."""
@@ -1378,6 +1532,21 @@ class CalculateDutyReclaimResponse(_message.Message):
     def fx_as_of(self) -> _date_pb2.Date:
         """As-of date of the FX table used for display amounts."""
 
+    @_builtins.property
+    def best_regime_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The best option: one regime, or several that combine because they refund different components (UK
+        C&E1179 with the VAT-return route, EU Art. 118 with the IOSS adjustment). Totals, deadline, forms and
+        documents above are those of the whole set. Empty when no regime brings anything back.
+        """
+
+    @_builtins.property
+    def proof_of_export(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Proof of export to keep under the best option."""
+
+    @_builtins.property
+    def de_minimis(self) -> Global___DeMinimisOutcome:
+        """How the de minimis rules of the import date treat the consignment, when they were consulted."""
+
     def __init__(
         self,
         *,
@@ -1396,14 +1565,73 @@ class CalculateDutyReclaimResponse(_message.Message):
         unconfirmed_points: _abc.Iterable[_builtins.str] | None = ...,
         estimate: _builtins.bool = ...,
         fx_as_of: _date_pb2.Date | None = ...,
+        best_regime_ids: _abc.Iterable[_builtins.str] | None = ...,
+        market: _builtins.str = ...,
+        proof_of_export: _abc.Iterable[_builtins.str] | None = ...,
+        fx_source: _builtins.str = ...,
+        de_minimis: Global___DeMinimisOutcome | None = ...,
+        import_currency: _builtins.str = ...,
+        display_currency: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["filing_deadline", b"filing_deadline", "fx_as_of", b"fx_as_of", "total_refundable_amount", b"total_refundable_amount", "total_refundable_display_amount", b"total_refundable_display_amount"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["de_minimis", b"de_minimis", "filing_deadline", b"filing_deadline", "fx_as_of", b"fx_as_of", "total_refundable_amount", b"total_refundable_amount", "total_refundable_display_amount", b"total_refundable_display_amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["basis", b"basis", "best_regime_id", b"best_regime_id", "documents", b"documents", "estimate", b"estimate", "filing_deadline", b"filing_deadline", "forms", b"forms", "fx_as_of", b"fx_as_of", "lines", b"lines", "not_refundable", b"not_refundable", "regimes", b"regimes", "total_refundable", b"total_refundable", "total_refundable_amount", b"total_refundable_amount", "total_refundable_display_amount", b"total_refundable_display_amount", "unconfirmed_points", b"unconfirmed_points", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["basis", b"basis", "best_regime_id", b"best_regime_id", "best_regime_ids", b"best_regime_ids", "de_minimis", b"de_minimis", "display_currency", b"display_currency", "documents", b"documents", "estimate", b"estimate", "filing_deadline", b"filing_deadline", "forms", b"forms", "fx_as_of", b"fx_as_of", "fx_source", b"fx_source", "import_currency", b"import_currency", "lines", b"lines", "market", b"market", "not_refundable", b"not_refundable", "proof_of_export", b"proof_of_export", "regimes", b"regimes", "total_refundable", b"total_refundable", "total_refundable_amount", b"total_refundable_amount", "total_refundable_display_amount", b"total_refundable_display_amount", "unconfirmed_points", b"unconfirmed_points", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CalculateDutyReclaimResponse: _TypeAlias = CalculateDutyReclaimResponse  # noqa: Y015
+
+@_typing.final
+class DeMinimisOutcome(_message.Message):
+    """How the de minimis rules treat a consignment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_ID_FIELD_NUMBER: _builtins.int
+    DUTY_FIELD_NUMBER: _builtins.int
+    FLAT_DUTY_FIELD_NUMBER: _builtins.int
+    IMPORT_TAX_DUE_FIELD_NUMBER: _builtins.int
+    TAX_COLLECTED_AT_SALE_FIELD_NUMBER: _builtins.int
+    BASIS_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
+    rule_id: _builtins.str
+    """Id of the rule applied; empty when the market has none for the date."""
+    duty: _builtins.str
+    """Customs duty: "exempt", "flat" (a flat amount per tariff subheading) or "assessed"."""
+    import_tax_due: _builtins.bool
+    """Whether import tax is due at the border."""
+    tax_collected_at_sale: _builtins.bool
+    """Whether the seller collected the import tax at the point of sale."""
+    basis: Global___RuleBasis.ValueType
+    """Whether the rule is confirmed in primary text."""
+    source: _builtins.str
+    """Source of the rule."""
+    explanation: _builtins.str
+    """Why the consignment is treated so."""
+    @_builtins.property
+    def flat_duty(self) -> _money_pb2.Money:
+        """The flat duty, when duty is "flat"."""
+
+    def __init__(
+        self,
+        *,
+        rule_id: _builtins.str = ...,
+        duty: _builtins.str = ...,
+        flat_duty: _money_pb2.Money | None = ...,
+        import_tax_due: _builtins.bool = ...,
+        tax_collected_at_sale: _builtins.bool = ...,
+        basis: Global___RuleBasis.ValueType = ...,
+        source: _builtins.str = ...,
+        explanation: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["flat_duty", b"flat_duty"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["basis", b"basis", "duty", b"duty", "explanation", b"explanation", "flat_duty", b"flat_duty", "import_tax_due", b"import_tax_due", "rule_id", b"rule_id", "source", b"source", "tax_collected_at_sale", b"tax_collected_at_sale"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeMinimisOutcome: _TypeAlias = DeMinimisOutcome  # noqa: Y015
 
 @_typing.final
 class ReclaimLineResult(_message.Message):
@@ -1416,12 +1644,27 @@ class ReclaimLineResult(_message.Message):
     REFUNDABLE_FIELD_NUMBER: _builtins.int
     ESTIMATE_FIELD_NUMBER: _builtins.int
     ESTIMATE_SOURCE_FIELD_NUMBER: _builtins.int
+    SKU_FIELD_NUMBER: _builtins.int
+    HS_CODE_FIELD_NUMBER: _builtins.int
+    RETURNED_QUANTITY_FIELD_NUMBER: _builtins.int
+    REFUNDABLE_TOTAL_FIELD_NUMBER: _builtins.int
+    REFUNDABLE_TOTAL_DISPLAY_FIELD_NUMBER: _builtins.int
+    ESTIMATED_COMPONENTS_FIELD_NUMBER: _builtins.int
+    ESTIMATE_SOURCES_FIELD_NUMBER: _builtins.int
     line_id: _builtins.str
     """The request line's line_id."""
     estimate: _builtins.bool
     """Whether `paid` was estimated."""
     estimate_source: _builtins.str
-    """Source and as-of date of the tariff row used for the estimate, e.g. "UK Global Tariff 2026-10-01"."""
+    """Source and as-of date of the tariff row used for the estimate, e.g. "UK Global Tariff 2026-10-01"; the
+    sources joined with "; " when several were used (see estimate_sources).
+    """
+    sku: _builtins.str
+    """The request line's SKU."""
+    hs_code: _builtins.str
+    """The request line's HS code."""
+    returned_quantity: _builtins.int
+    """Units returned."""
     @_builtins.property
     def paid(self) -> _containers.RepeatedCompositeFieldContainer[Global___ComponentAmount]:
         """Charges paid on the returned units (given, apportioned or estimated)."""
@@ -1429,6 +1672,22 @@ class ReclaimLineResult(_message.Message):
     @_builtins.property
     def refundable(self) -> _containers.RepeatedCompositeFieldContainer[Global___ComponentAmount]:
         """Refundable charges on the returned units under the best regime."""
+
+    @_builtins.property
+    def refundable_total(self) -> _money_pb2.Money:
+        """Refundable total of the line under the best option, in the import currency."""
+
+    @_builtins.property
+    def refundable_total_display(self) -> _money_pb2.Money:
+        """The same in the display currency."""
+
+    @_builtins.property
+    def estimated_components(self) -> _containers.RepeatedScalarFieldContainer[Global___ChargeComponent.ValueType]:
+        """The components of `paid` that were estimated."""
+
+    @_builtins.property
+    def estimate_sources(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every source used for the estimates."""
 
     def __init__(
         self,
@@ -1438,10 +1697,17 @@ class ReclaimLineResult(_message.Message):
         refundable: _abc.Iterable[Global___ComponentAmount] | None = ...,
         estimate: _builtins.bool = ...,
         estimate_source: _builtins.str = ...,
+        sku: _builtins.str = ...,
+        hs_code: _builtins.str = ...,
+        returned_quantity: _builtins.int = ...,
+        refundable_total: _money_pb2.Money | None = ...,
+        refundable_total_display: _money_pb2.Money | None = ...,
+        estimated_components: _abc.Iterable[Global___ChargeComponent.ValueType] | None = ...,
+        estimate_sources: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["refundable_total", b"refundable_total", "refundable_total_display", b"refundable_total_display"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["estimate", b"estimate", "estimate_source", b"estimate_source", "line_id", b"line_id", "paid", b"paid", "refundable", b"refundable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["estimate", b"estimate", "estimate_source", b"estimate_source", "estimate_sources", b"estimate_sources", "estimated_components", b"estimated_components", "hs_code", b"hs_code", "line_id", b"line_id", "paid", b"paid", "refundable", b"refundable", "refundable_total", b"refundable_total", "refundable_total_display", b"refundable_total_display", "returned_quantity", b"returned_quantity", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1459,6 +1725,8 @@ class ReclaimRegime(_message.Message):
     LEGAL_BASIS_FIELD_NUMBER: _builtins.int
     EFFECTIVE_FROM_FIELD_NUMBER: _builtins.int
     EFFECTIVE_TO_FIELD_NUMBER: _builtins.int
+    SOURCES_FIELD_NUMBER: _builtins.int
+    CLAIMANT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Stable id, e.g. "US_1313J1", "US_1313C_RETAIL", "EU_UCC_118", "UK_CE1179", "CA_B2G", "AU_B807"."""
     name: _builtins.str
@@ -1467,6 +1735,8 @@ class ReclaimRegime(_message.Message):
     """Country (or "EU") the regime belongs to."""
     legal_basis: _builtins.str
     """Legal basis, e.g. "19 USC 1313(j)(1); 19 CFR 190.31"."""
+    claimant: _builtins.str
+    """Who files the claim."""
     @_builtins.property
     def effective_from(self) -> _date_pb2.Date:
         """First day the rule applies."""
@@ -1474,6 +1744,10 @@ class ReclaimRegime(_message.Message):
     @_builtins.property
     def effective_to(self) -> _date_pb2.Date:
         """Last day the rule applies; unset while in force."""
+
+    @_builtins.property
+    def sources(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Citations the rule rests on."""
 
     def __init__(
         self,
@@ -1484,10 +1758,12 @@ class ReclaimRegime(_message.Message):
         legal_basis: _builtins.str = ...,
         effective_from: _date_pb2.Date | None = ...,
         effective_to: _date_pb2.Date | None = ...,
+        sources: _abc.Iterable[_builtins.str] | None = ...,
+        claimant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["effective_from", b"effective_from", "effective_to", b"effective_to"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_from", b"effective_from", "effective_to", b"effective_to", "id", b"id", "jurisdiction", b"jurisdiction", "legal_basis", b"legal_basis", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claimant", b"claimant", "effective_from", b"effective_from", "effective_to", b"effective_to", "id", b"id", "jurisdiction", b"jurisdiction", "legal_basis", b"legal_basis", "name", b"name", "sources", b"sources"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1511,10 +1787,21 @@ class ReclaimRegimeAssessment(_message.Message):
     FORMS_FIELD_NUMBER: _builtins.int
     DOCUMENTS_FIELD_NUMBER: _builtins.int
     BASIS_FIELD_NUMBER: _builtins.int
+    IN_EFFECT_FIELD_NUMBER: _builtins.int
+    UNCONFIRMED_POINTS_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    PROOF_OF_EXPORT_FIELD_NUMBER: _builtins.int
+    BELOW_MINIMUM_FIELD_NUMBER: _builtins.int
+    CHECKS_FIELD_NUMBER: _builtins.int
     eligible: _builtins.bool
     """Whether the case meets the regime's conditions on the relevant dates."""
     basis: Global___RuleBasis.ValueType
     """Whether the rule is confirmed in primary text."""
+    in_effect: _builtins.bool
+    """Whether a version of the regime is in force on the case's date (else the nearest version is shown)."""
+    below_minimum: _builtins.bool
+    """Whether the refundable total is below the minimum claim."""
     @_builtins.property
     def regime(self) -> Global___ReclaimRegime:
         """The regime."""
@@ -1555,6 +1842,26 @@ class ReclaimRegimeAssessment(_message.Message):
     def documents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Documents to keep or submit."""
 
+    @_builtins.property
+    def unconfirmed_points(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The points of the rule relied on that are not confirmed in primary text."""
+
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReclaimWarning]:
+        """Warnings of this regime, e.g. "MINIMUM_NOT_REACHED", "DEADLINE_PASSED"."""
+
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReclaimRegimeLineOutcome]:
+        """Outcome per returned line, in request order."""
+
+    @_builtins.property
+    def proof_of_export(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Proof of export the regime asks for."""
+
+    @_builtins.property
+    def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReclaimConditionCheck]:
+        """The case-level conditions checked, passed or not (`reasons` holds their texts)."""
+
     def __init__(
         self,
         *,
@@ -1570,14 +1877,179 @@ class ReclaimRegimeAssessment(_message.Message):
         forms: _abc.Iterable[Global___ReclaimForm] | None = ...,
         documents: _abc.Iterable[_builtins.str] | None = ...,
         basis: Global___RuleBasis.ValueType = ...,
+        in_effect: _builtins.bool = ...,
+        unconfirmed_points: _abc.Iterable[_builtins.str] | None = ...,
+        warnings: _abc.Iterable[Global___ReclaimWarning] | None = ...,
+        lines: _abc.Iterable[Global___ReclaimRegimeLineOutcome] | None = ...,
+        proof_of_export: _abc.Iterable[_builtins.str] | None = ...,
+        below_minimum: _builtins.bool = ...,
+        checks: _abc.Iterable[Global___ReclaimConditionCheck] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["export_deadline", b"export_deadline", "filing_deadline", b"filing_deadline", "minimum_claim", b"minimum_claim", "refundable_total", b"refundable_total", "refundable_total_display", b"refundable_total_display", "regime", b"regime"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["basis", b"basis", "documents", b"documents", "eligible", b"eligible", "export_deadline", b"export_deadline", "filing_deadline", b"filing_deadline", "forms", b"forms", "minimum_claim", b"minimum_claim", "reasons", b"reasons", "refundable", b"refundable", "refundable_total", b"refundable_total", "refundable_total_display", b"refundable_total_display", "regime", b"regime"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["basis", b"basis", "below_minimum", b"below_minimum", "checks", b"checks", "documents", b"documents", "eligible", b"eligible", "export_deadline", b"export_deadline", "filing_deadline", b"filing_deadline", "forms", b"forms", "in_effect", b"in_effect", "lines", b"lines", "minimum_claim", b"minimum_claim", "proof_of_export", b"proof_of_export", "reasons", b"reasons", "refundable", b"refundable", "refundable_total", b"refundable_total", "refundable_total_display", b"refundable_total_display", "regime", b"regime", "unconfirmed_points", b"unconfirmed_points", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReclaimRegimeAssessment: _TypeAlias = ReclaimRegimeAssessment  # noqa: Y015
+
+@_typing.final
+class ReclaimConditionCheck(_message.Message):
+    """One condition of a regime checked against the case."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PASSED_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    passed: _builtins.bool
+    """Whether the case meets it."""
+    text: _builtins.str
+    """What was checked and the verdict."""
+    def __init__(
+        self,
+        *,
+        passed: _builtins.bool = ...,
+        text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["passed", b"passed", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReclaimConditionCheck: _TypeAlias = ReclaimConditionCheck  # noqa: Y015
+
+@_typing.final
+class ReclaimRegimeLineOutcome(_message.Message):
+    """A regime's outcome for one returned line."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINE_ID_FIELD_NUMBER: _builtins.int
+    ELIGIBLE_FIELD_NUMBER: _builtins.int
+    CHECKS_FIELD_NUMBER: _builtins.int
+    REFUNDS_FIELD_NUMBER: _builtins.int
+    NOT_REFUNDABLE_FIELD_NUMBER: _builtins.int
+    REFUNDABLE_TOTAL_FIELD_NUMBER: _builtins.int
+    EXPORT_DEADLINE_FIELD_NUMBER: _builtins.int
+    FILING_DEADLINE_FIELD_NUMBER: _builtins.int
+    LATE_FIELD_NUMBER: _builtins.int
+    line_id: _builtins.str
+    """The request line's line_id."""
+    eligible: _builtins.bool
+    """Whether the line qualifies (and is within the time limits)."""
+    late: _builtins.bool
+    """The line meets the conditions but a time limit has passed."""
+    @_builtins.property
+    def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReclaimConditionCheck]:
+        """Line-level conditions checked."""
+
+    @_builtins.property
+    def refunds(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReclaimComponentRefund]:
+        """What each component brings back."""
+
+    @_builtins.property
+    def not_refundable(self) -> _containers.RepeatedCompositeFieldContainer[Global___NonRefundableCharge]:
+        """What does not come back, and why."""
+
+    @_builtins.property
+    def refundable_total(self) -> _money_pb2.Money:
+        """Refundable total of the line, in the import currency."""
+
+    @_builtins.property
+    def export_deadline(self) -> _date_pb2.Date:
+        """Last day to export the line's goods, where the regime sets one."""
+
+    @_builtins.property
+    def filing_deadline(self) -> _date_pb2.Date:
+        """Last day to file for the line."""
+
+    def __init__(
+        self,
+        *,
+        line_id: _builtins.str = ...,
+        eligible: _builtins.bool = ...,
+        checks: _abc.Iterable[Global___ReclaimConditionCheck] | None = ...,
+        refunds: _abc.Iterable[Global___ReclaimComponentRefund] | None = ...,
+        not_refundable: _abc.Iterable[Global___NonRefundableCharge] | None = ...,
+        refundable_total: _money_pb2.Money | None = ...,
+        export_deadline: _date_pb2.Date | None = ...,
+        filing_deadline: _date_pb2.Date | None = ...,
+        late: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["export_deadline", b"export_deadline", "filing_deadline", b"filing_deadline", "refundable_total", b"refundable_total"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "eligible", b"eligible", "export_deadline", b"export_deadline", "filing_deadline", b"filing_deadline", "late", b"late", "line_id", b"line_id", "not_refundable", b"not_refundable", "refundable_total", b"refundable_total", "refunds", b"refunds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReclaimRegimeLineOutcome: _TypeAlias = ReclaimRegimeLineOutcome  # noqa: Y015
+
+@_typing.final
+class ReclaimComponentRefund(_message.Message):
+    """What one component of one line brings back under one regime (19 CFR 190.51(b) works per line to four
+    decimals, then per unit when only part of the line is returned).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPONENT_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
+    LINE_PAID_FIELD_NUMBER: _builtins.int
+    LINE_ELIGIBLE_FIELD_NUMBER: _builtins.int
+    UNIT_ELIGIBLE_FIELD_NUMBER: _builtins.int
+    PAID_FIELD_NUMBER: _builtins.int
+    REFUNDABLE_FIELD_NUMBER: _builtins.int
+    REFUNDABLE_DISPLAY_FIELD_NUMBER: _builtins.int
+    ESTIMATE_FIELD_NUMBER: _builtins.int
+    BASIS_FIELD_NUMBER: _builtins.int
+    component: Global___ChargeComponent.ValueType
+    """The component."""
+    percent: _builtins.str
+    """Share refunded, in percent, as a decimal string (e.g. "99")."""
+    line_paid: _builtins.str
+    """What the whole line paid, four decimals, in the import currency (e.g. "71.3435")."""
+    line_eligible: _builtins.str
+    """What the whole line may claim, four decimals (e.g. "70.6301")."""
+    unit_eligible: _builtins.str
+    """What one unit may claim, four decimals; empty when the whole line is returned."""
+    estimate: _builtins.bool
+    """Whether the paid amount was estimated."""
+    basis: Global___RuleBasis.ValueType
+    """Whether the refund rule for this component is confirmed in primary text."""
+    @_builtins.property
+    def paid(self) -> _money_pb2.Money:
+        """Paid on the returned units."""
+
+    @_builtins.property
+    def refundable(self) -> _money_pb2.Money:
+        """Refundable on the returned units."""
+
+    @_builtins.property
+    def refundable_display(self) -> _money_pb2.Money:
+        """Refundable in the display currency."""
+
+    def __init__(
+        self,
+        *,
+        component: Global___ChargeComponent.ValueType = ...,
+        percent: _builtins.str = ...,
+        line_paid: _builtins.str = ...,
+        line_eligible: _builtins.str = ...,
+        unit_eligible: _builtins.str = ...,
+        paid: _money_pb2.Money | None = ...,
+        refundable: _money_pb2.Money | None = ...,
+        refundable_display: _money_pb2.Money | None = ...,
+        estimate: _builtins.bool = ...,
+        basis: Global___RuleBasis.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["paid", b"paid", "refundable", b"refundable", "refundable_display", b"refundable_display"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["basis", b"basis", "component", b"component", "estimate", b"estimate", "line_eligible", b"line_eligible", "line_paid", b"line_paid", "paid", b"paid", "percent", b"percent", "refundable", b"refundable", "refundable_display", b"refundable_display", "unit_eligible", b"unit_eligible"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReclaimComponentRefund: _TypeAlias = ReclaimComponentRefund  # noqa: Y015
 
 @_typing.final
 class ReclaimForm(_message.Message):
@@ -1653,19 +2125,27 @@ class ReclaimWarning(_message.Message):
 
     CODE_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
+    REGIME_ID_FIELD_NUMBER: _builtins.int
+    LINE_ID_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     """Stable code, e.g. "MINIMUM_NOT_REACHED", "NOT_YET_EXPORTED", "DEADLINE_PASSED"."""
     message: _builtins.str
     """Human-readable explanation."""
+    regime_id: _builtins.str
+    """The regime it concerns; empty when it concerns the whole case."""
+    line_id: _builtins.str
+    """The request line it concerns; empty when it concerns the whole case."""
     def __init__(
         self,
         *,
         code: _builtins.str = ...,
         message: _builtins.str = ...,
+        regime_id: _builtins.str = ...,
+        line_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "message", b"message"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "line_id", b"line_id", "message", b"message", "regime_id", b"regime_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1683,6 +2163,8 @@ class DutyReclaimSummary(_message.Message):
     REFUNDABLE_TOTAL_FIELD_NUMBER: _builtins.int
     FILING_DEADLINE_FIELD_NUMBER: _builtins.int
     ESTIMATE_FIELD_NUMBER: _builtins.int
+    CLAIM_IDS_FIELD_NUMBER: _builtins.int
+    REGIME_IDS_FIELD_NUMBER: _builtins.int
     claim_id: _builtins.str
     """Id of the reclaim claim."""
     status: Global___ReclaimClaimStatus.ValueType
@@ -1699,6 +2181,16 @@ class DutyReclaimSummary(_message.Message):
     def filing_deadline(self) -> _date_pb2.Date:
         """Last day to file."""
 
+    @_builtins.property
+    def claim_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every claim recorded with the label (one per regime of the best option, per group of items with the
+        same return reason and condition); claim_id is the first.
+        """
+
+    @_builtins.property
+    def regime_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The regimes of those claims; regime_id is the first."""
+
     def __init__(
         self,
         *,
@@ -1708,10 +2200,12 @@ class DutyReclaimSummary(_message.Message):
         refundable_total: _money_pb2.Money | None = ...,
         filing_deadline: _date_pb2.Date | None = ...,
         estimate: _builtins.bool = ...,
+        claim_ids: _abc.Iterable[_builtins.str] | None = ...,
+        regime_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["filing_deadline", b"filing_deadline", "refundable_total", b"refundable_total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_id", b"claim_id", "estimate", b"estimate", "filing_deadline", b"filing_deadline", "refundable_total", b"refundable_total", "regime_id", b"regime_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_id", b"claim_id", "claim_ids", b"claim_ids", "estimate", b"estimate", "filing_deadline", b"filing_deadline", "refundable_total", b"refundable_total", "regime_id", b"regime_id", "regime_ids", b"regime_ids", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1728,12 +2222,15 @@ class ListReclaimClaimsRequest(_message.Message):
     DEADLINE_BEFORE_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    LABEL_ID_FIELD_NUMBER: _builtins.int
     order_by: Global___ReclaimClaimOrder.ValueType
     """Order of the claims; default FILING_DEADLINE_ASC."""
     page_size: _builtins.int
     """Claims per page; default 50, at most 500."""
     page_token: _builtins.str
     """next_page_token of a previous call with the same filters."""
+    label_id: _builtins.str
+    """Only the claims of this return label."""
     @_builtins.property
     def statuses(self) -> _containers.RepeatedScalarFieldContainer[Global___ReclaimClaimStatus.ValueType]:
         """Only claims in these statuses; empty: all."""
@@ -1750,10 +2247,11 @@ class ListReclaimClaimsRequest(_message.Message):
         deadline_before: _date_pb2.Date | None = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        label_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["deadline_before", b"deadline_before"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline_before", b"deadline_before", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline_before", b"deadline_before", "label_id", b"label_id", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1810,6 +2308,18 @@ class ReclaimClaim(_message.Message):
     AUDIT_TRAIL_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    EXPORT_DEADLINE_FIELD_NUMBER: _builtins.int
+    EXPORT_PROVEN_FIELD_NUMBER: _builtins.int
+    IMPORT_DATE_FIELD_NUMBER: _builtins.int
+    DESTINATION_COUNTRY_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
+    UNCONFIRMED_POINTS_FIELD_NUMBER: _builtins.int
+    FILING_REFERENCE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    RETURN_REASON_FIELD_NUMBER: _builtins.int
+    CONDITION_FIELD_NUMBER: _builtins.int
+    SKUS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Claim id."""
     label_id: _builtins.str
@@ -1824,6 +2334,18 @@ class ReclaimClaim(_message.Message):
     """Whether paid amounts were estimated."""
     basis: Global___RuleBasis.ValueType
     """Whether every rule used is confirmed."""
+    market: _builtins.str
+    """The reclaim market ("EU" or a country)."""
+    export_proven: _builtins.bool
+    """Whether export_date is evidenced (else expected)."""
+    destination_country: _builtins.str
+    """Country the return goes to (the hub's or the merchant's)."""
+    filing_reference: _builtins.str
+    """Reference given by the authority on filing."""
+    return_reason: _common_pb2.ReturnReason.ValueType
+    """Return reason of the goods the claim covers."""
+    condition: _common_pb2.ItemCondition.ValueType
+    """Condition of the goods the claim covers."""
     @_builtins.property
     def regime(self) -> Global___ReclaimRegime:
         """The best regime at the last calculation."""
@@ -1864,6 +2386,30 @@ class ReclaimClaim(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When it last changed."""
 
+    @_builtins.property
+    def export_deadline(self) -> _date_pb2.Date:
+        """Last day the goods may leave to qualify, where the regime sets one."""
+
+    @_builtins.property
+    def import_date(self) -> _date_pb2.Date:
+        """Date of the import (the original order's delivery, or order, date)."""
+
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReclaimWarning]:
+        """Warnings recorded with the claim (e.g. estimated amounts, missing import entry number, assumptions)."""
+
+    @_builtins.property
+    def unconfirmed_points(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The points of the rule relied on that are not confirmed in primary text."""
+
+    @_builtins.property
+    def evidence(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExportEvidence]:
+        """Every piece of tracking evidence received, oldest first."""
+
+    @_builtins.property
+    def skus(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """SKUs of the returned items the claim covers."""
+
     def __init__(
         self,
         *,
@@ -1884,14 +2430,66 @@ class ReclaimClaim(_message.Message):
         audit_trail: _abc.Iterable[Global___ReclaimClaimEvent] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        market: _builtins.str = ...,
+        export_deadline: _date_pb2.Date | None = ...,
+        export_proven: _builtins.bool = ...,
+        import_date: _date_pb2.Date | None = ...,
+        destination_country: _builtins.str = ...,
+        warnings: _abc.Iterable[Global___ReclaimWarning] | None = ...,
+        unconfirmed_points: _abc.Iterable[_builtins.str] | None = ...,
+        filing_reference: _builtins.str = ...,
+        evidence: _abc.Iterable[Global___ExportEvidence] | None = ...,
+        return_reason: _common_pb2.ReturnReason.ValueType = ...,
+        condition: _common_pb2.ItemCondition.ValueType = ...,
+        skus: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "export_date", b"export_date", "filing_deadline", b"filing_deadline", "proof_of_export", b"proof_of_export", "refundable_total", b"refundable_total", "regime", b"regime", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "export_date", b"export_date", "export_deadline", b"export_deadline", "filing_deadline", b"filing_deadline", "import_date", b"import_date", "proof_of_export", b"proof_of_export", "refundable_total", b"refundable_total", "regime", b"regime", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit_trail", b"audit_trail", "basis", b"basis", "create_time", b"create_time", "estimate", b"estimate", "export_date", b"export_date", "filing_deadline", b"filing_deadline", "forms", b"forms", "id", b"id", "import_country", b"import_country", "import_entry_number", b"import_entry_number", "label_id", b"label_id", "proof_of_export", b"proof_of_export", "refundable", b"refundable", "refundable_total", b"refundable_total", "regime", b"regime", "status", b"status", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit_trail", b"audit_trail", "basis", b"basis", "condition", b"condition", "create_time", b"create_time", "destination_country", b"destination_country", "estimate", b"estimate", "evidence", b"evidence", "export_date", b"export_date", "export_deadline", b"export_deadline", "export_proven", b"export_proven", "filing_deadline", b"filing_deadline", "filing_reference", b"filing_reference", "forms", b"forms", "id", b"id", "import_country", b"import_country", "import_date", b"import_date", "import_entry_number", b"import_entry_number", "label_id", b"label_id", "market", b"market", "proof_of_export", b"proof_of_export", "refundable", b"refundable", "refundable_total", b"refundable_total", "regime", b"regime", "return_reason", b"return_reason", "skus", b"skus", "status", b"status", "unconfirmed_points", b"unconfirmed_points", "update_time", b"update_time", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReclaimClaim: _TypeAlias = ReclaimClaim  # noqa: Y015
+
+@_typing.final
+class ExportEvidence(_message.Message):
+    """Tracking evidence that moves a claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MILESTONE_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    TRACKING_CURSOR_FIELD_NUMBER: _builtins.int
+    milestone: Global___ExportMilestone.ValueType
+    """What the tracking event shows."""
+    country: _builtins.str
+    """Country of the scan, when the carrier gave one."""
+    reference: _builtins.str
+    """Tracking number of the parcel."""
+    tracking_cursor: _builtins.int
+    """Cursor of the tracking event."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When it happened."""
+
+    def __init__(
+        self,
+        *,
+        milestone: Global___ExportMilestone.ValueType = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        country: _builtins.str = ...,
+        reference: _builtins.str = ...,
+        tracking_cursor: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["country", b"country", "milestone", b"milestone", "reference", b"reference", "time", b"time", "tracking_cursor", b"tracking_cursor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportEvidence: _TypeAlias = ExportEvidence  # noqa: Y015
 
 @_typing.final
 class ReclaimClaimEvent(_message.Message):
@@ -1903,15 +2501,25 @@ class ReclaimClaimEvent(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     TRACKING_CURSOR_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
     status: Global___ReclaimClaimStatus.ValueType
     """Status after the change."""
     description: _builtins.str
     """What happened, e.g. "first carrier scan in DE: export evidenced"."""
     tracking_cursor: _builtins.int
     """Cursor of the tracking event that caused it, 0 when none did."""
+    actor: _builtins.str
+    """Who made the change: "label:<id>" (recorded with the label), "tracking" (export evidence), "expiry"
+    (deadline passed), or the caller.
+    """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
         """When it happened."""
+
+    @_builtins.property
+    def evidence(self) -> Global___ExportEvidence:
+        """The evidence that caused it, when tracking did."""
 
     def __init__(
         self,
@@ -1920,10 +2528,12 @@ class ReclaimClaimEvent(_message.Message):
         status: Global___ReclaimClaimStatus.ValueType = ...,
         description: _builtins.str = ...,
         tracking_cursor: _builtins.int = ...,
+        actor: _builtins.str = ...,
+        evidence: Global___ExportEvidence | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["evidence", b"evidence", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "status", b"status", "time", b"time", "tracking_cursor", b"tracking_cursor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "description", b"description", "evidence", b"evidence", "status", b"status", "time", b"time", "tracking_cursor", b"tracking_cursor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
