@@ -1,13 +1,18 @@
-"""`backhaul`: run the server, migrate the database, manage API keys, run the demo."""
+"""`backhaul`: run the server, migrate the database, manage API keys, quote a return, run the demo."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
+import json
+import os
 import sys
+import tomllib
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -18,18 +23,37 @@ from service.logging import configure_logging
 
 err = Console(stderr=True)
 
+# Read by client commands (`backhaul quote`), never a server setting: left out of Settings.load().
+API_KEY_VARIABLE = "BACKHAUL_API_KEY"
+
+
+def _server_environ() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name != API_KEY_VARIABLE}
+
 
 def _settings() -> Settings:
     try:
-        return Settings.load()
+        return Settings.load(_server_environ())
     except ConfigError as exc:
         err.print(f"[red]configuration error[/red] {exc}")
         raise SystemExit(2) from None
 
 
-def _run(coroutine: Coroutine[Any, Any, int]) -> int:
+def _loop_factory(fast: bool) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when asked for and installed (it serves gRPC with less CPU per call), else asyncio's loop."""
+    if not fast:
+        return None
     try:
-        return asyncio.run(coroutine)
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def _run(coroutine: Coroutine[Any, Any, int], *, fast_loop: bool = False) -> int:
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory(fast_loop)) as runner:
+            return runner.run(coroutine)
     except KeyboardInterrupt:
         return 130
 
@@ -39,7 +63,7 @@ def cmd_serve(_: argparse.Namespace) -> int:
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
-    return _run(serve(settings))
+    return _run(serve(settings), fast_loop=True)
 
 
 def cmd_db_upgrade(_: argparse.Namespace) -> int:
@@ -126,6 +150,99 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run(run_demo(Console(), verbose_logs=args.logs))
 
 
+# `backhaul quote` ----------------------------------------------------------------------------------------
+
+
+def _as_proto_json(value: Any) -> Any:
+    """TOML values in the protobuf JSON mapping: a TOML date becomes a google.type.Date object."""
+    if isinstance(value, dict):
+        return {key: _as_proto_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_proto_json(item) for item in value]
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return {"year": value.year, "month": value.month, "day": value.day}
+    return value
+
+
+def read_quote_request(path: Path) -> Any:
+    """A QuoteReturnRequest from a JSON or TOML file in the protobuf JSON mapping (field names as in the
+    .proto or in lowerCamelCase, enums by name, google.type.Money as {currency_code, units, nanos})."""
+    from google.protobuf import json_format
+
+    from backhaul.v1 import rates_pb2
+
+    text = path.read_text(encoding="utf-8")
+    data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    return json_format.ParseDict(_as_proto_json(data), rates_pb2.QuoteReturnRequest())
+
+
+def _print_refusal(error: Any) -> None:
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    err.print(f"[red]{error.code().name}[/red] {error.details()}")
+    status = rpc_status.from_call(error)
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            for violation in bad_request.field_violations:
+                err.print(f"  [bold]{violation.field}[/bold]: {violation.description}")
+
+
+def _channel(args: argparse.Namespace) -> Any:
+    import grpc
+
+    if not (args.tls or args.ca_file):
+        return grpc.aio.insecure_channel(args.target)
+    roots = Path(args.ca_file).read_bytes() if args.ca_file else None
+    return grpc.aio.secure_channel(args.target, grpc.ssl_channel_credentials(root_certificates=roots))
+
+
+def cmd_quote(args: argparse.Namespace) -> int:
+    import grpc
+    from google.protobuf import json_format
+
+    from backhaul.v1 import rates_pb2_grpc
+    from service.demo import print_quote_response, quiet_logs, throwaway_server
+
+    try:
+        request = read_quote_request(Path(args.file))
+    except (OSError, ValueError, json_format.ParseError) as exc:  # TOML and JSON errors are ValueErrors
+        err.print(f"[red]cannot read the request[/red] {args.file}: {exc}")
+        return 2
+
+    async def ask(channel: Any, api_key: str) -> int:
+        stub = rates_pb2_grpc.RatesServiceStub(channel)
+        try:
+            response = await stub.QuoteReturn(
+                request, metadata=(("authorization", f"Bearer {api_key}"),), timeout=args.timeout
+            )
+        except grpc.aio.AioRpcError as error:
+            _print_refusal(error)
+            return 1
+        if args.json:
+            print(json_format.MessageToJson(response, preserving_proto_field_name=True))
+        else:
+            print_quote_response(Console(), response)
+        return 0
+
+    async def embedded() -> int:
+        quiet_logs(False)
+        async with throwaway_server(_server_environ()) as throwaway:
+            return await ask(throwaway.client.channel, throwaway.client.api_key)
+
+    async def remote() -> int:
+        api_key = os.environ.get(API_KEY_VARIABLE, "")
+        if not api_key:
+            err.print(f"[red]set {API_KEY_VARIABLE}[/red] to an API key of the server (or use --embedded)")
+            return 2
+        async with _channel(args) as channel:
+            return await ask(channel, api_key)
+
+    return _run(embedded() if args.embedded else remote(), fast_loop=True)
+
+
 def cmd_version(_: argparse.Namespace) -> int:
     print(f"backhaul {version('backhaul')}")
     return 0
@@ -167,6 +284,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="start a throwaway server and walk through what Backhaul does")
     demo.add_argument("--logs", action="store_true", help="show the server's logs too")
     demo.set_defaults(func=cmd_demo)
+
+    quote = commands.add_parser(
+        "quote",
+        help="quote a return from a JSON or TOML QuoteReturnRequest file and print the answer as tables",
+        description="Asks a running server (--target, API key in BACKHAUL_API_KEY), or with --embedded a "
+        "throwaway server in this process on the BACKHAUL_* configuration. The file holds a "
+        "QuoteReturnRequest in the protobuf JSON mapping (in TOML, dates may be written as TOML dates).",
+    )
+    quote.add_argument("file", help="the request, *.json or *.toml")
+    quote.add_argument("--target", default="127.0.0.1:50051", help="HOST:PORT of the server")
+    quote.add_argument("--embedded", action="store_true", help="start a throwaway server in this process")
+    quote.add_argument("--timeout", type=float, default=10.0, help="deadline of the call in seconds")
+    quote.add_argument("--tls", action="store_true", help="TLS with the system's root certificates")
+    quote.add_argument("--ca-file", help="TLS trusting this PEM CA bundle")
+    quote.add_argument("--json", action="store_true", help="print the response as JSON instead of tables")
+    quote.set_defaults(func=cmd_quote)
 
     commands.add_parser("version", help="print the version").set_defaults(func=cmd_version)
     commands.add_parser("config", help="list the BACKHAUL_* settings").set_defaults(func=cmd_config)
