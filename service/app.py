@@ -17,8 +17,10 @@ from service.config import Settings
 from service.customs_declarations import CustomsDeclarations
 from service.documents.customs_documents import CERTIFICATION
 from service.grpc.customs_servicer import CustomsServicer
+from service.grpc.labels_servicer import LabelsServicer
 from service.grpc.rates_servicer import RatesServicer
 from service.grpc.tracking_servicer import TrackingServicer
+from service.labels import DatabaseSerialAllocator, Labels, LabelsConfig, open_labels, use_durable_serials
 from service.metrics import ServiceMetrics
 from service.quoting.fx import load_fx_table
 from service.quoting.hubs import load_hubs
@@ -73,10 +75,14 @@ class Application:
     bus: EventBus | None = None
     # Labels register the parcels they buy with `tracking.ingestion.register_shipment`.
     tracking: Tracking | None = None
+    # Return labels; reconciles interrupted purchases at start and then periodically.
+    labels: Labels | None = None
 
     async def close(self) -> None:
         if self.hs_search_warmup is not None:
             await self.hs_search_warmup
+        if self.labels is not None:
+            await self.labels.close()  # purchases in flight record their outcome first
         if self.tracking is not None:
             await self.tracking.close()
         if self.bus is not None:
@@ -93,15 +99,16 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
     metrics = ServiceMetrics()
     hubs = load_hubs(settings.hubs_file)
     fx = load_fx_table(settings.fx_rates_file)
-    customs = CustomsServicer(
-        CustomsDeclarations(
-            fx=fx,
-            hubs=hubs,
-            carrier_account_ids=[account.id for account in load_accounts(settings.carriers_file)],
-            certification_statement=CERTIFICATION,
-        )
+    declarations = CustomsDeclarations(
+        fx=fx,
+        hubs=hubs,
+        carrier_account_ids=[account.id for account in load_accounts(settings.carriers_file)],
+        certification_statement=CERTIFICATION,
     )
+    customs = CustomsServicer(declarations)
     carriers = build_carriers(load_accounts(settings.carriers_file), os.environ)
+    # Rate-card S10 numbers come from the database, so they never repeat across restarts and replicas.
+    use_durable_serials(carriers, DatabaseSerialAllocator(database))
     bus = await open_bus(settings.bus_url)
     tracking = await open_tracking(settings, database, bus, carriers.adapters, metrics)
     carrier_telemetry = CarrierTelemetry(metrics)
@@ -112,16 +119,34 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
         for account_id, adapter in carriers.adapters.items()
     }
     quote_tokens = QuoteTokenSigner(settings.token_signing_secret)
+    policies = load_return_policies(settings.return_policies_file)
     quote_returns = QuoteReturns(
         carriers=carrier_calls,
         accounts=carriers.accounts,
         disabled={account.account_id: account.reason for account in carriers.disabled},
         hubs=hubs,
-        policies=load_return_policies(settings.return_policies_file),
+        policies=policies,
         fx=fx,
         signer=quote_tokens,
         clock=lambda: dt.datetime.now(dt.UTC),
         settings=QuotingSettings(default_budget_seconds=settings.quote_budget_seconds),
+    )
+    labels = await open_labels(
+        LabelsConfig(
+            purchase_budget_seconds=settings.label_purchase_budget_seconds,
+            reconcile_after_seconds=settings.label_reconcile_after_seconds,
+            reconcile_interval_seconds=settings.label_reconcile_interval_seconds,
+            tracking_page_url=settings.tracking_page_url,
+        ),
+        database=database,
+        carriers=carrier_calls,
+        accounts=carriers.accounts,
+        hubs=hubs,
+        policies=policies,
+        declarations=declarations,
+        quote_tokens=quote_tokens,
+        tracking=tracking.ingestion,
+        tracking_tokens=tracking.tokens,
     )
     return Application(
         settings=settings,
@@ -133,6 +158,7 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
         servicers={
             "CustomsService": customs,
             "RatesService": RatesServicer(quote_returns),
+            "LabelsService": LabelsServicer(labels.use_case),
             "TrackingService": TrackingServicer(tracking, carriers.accounts),
         },
         hs_search_warmup=customs.start_warming(),
@@ -141,4 +167,5 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
         quote_tokens=quote_tokens,
         bus=bus,
         tracking=tracking,
+        labels=labels,
     )

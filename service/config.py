@@ -107,6 +107,16 @@ def _parse_secret(value: str) -> str:
     return value
 
 
+def _parse_tracking_page_url(value: str) -> str:
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("expected an http(s) URL")
+    try:
+        value.format(tracking_number="RR123456785DE", label_id="label")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"only {{tracking_number}} and {{label_id}} may be filled in: {exc}") from None
+    return value
+
+
 # Used when BACKHAUL_QUOTE_TOKEN_SECRET is unset: tokens then verify only in the process that signed them.
 _PROCESS_TOKEN_SECRET = secrets.token_urlsafe(48)
 
@@ -250,8 +260,41 @@ class Settings:
         default=180,
         metadata=_meta(_parse_positive_int, "validity of per-label tracking tokens (days)"),
     )
+    label_purchase_budget_seconds: float = field(
+        default=30.0,
+        metadata=_meta(
+            _parse_positive_float,
+            "longest a label purchase may wait for its carrier; a caller whose deadline ends first gets "
+            "UNAVAILABLE and finds the label when retrying with the same idempotency key",
+        ),
+    )
+    label_reconcile_after_seconds: float = field(
+        default=300.0,
+        metadata=_meta(
+            _parse_positive_float,
+            "age at which a label purchase without a recorded outcome (a crash) is settled with the carrier; "
+            "must exceed the purchase budget",
+        ),
+    )
+    label_reconcile_interval_seconds: float = field(
+        default=60.0,
+        metadata=_meta(_parse_positive_float, "how often each replica looks for label purchases to settle"),
+    )
+    tracking_page_url: str = field(
+        default="https://track.backhaul.example/{tracking_number}",
+        metadata=_meta(
+            _parse_tracking_page_url,
+            "tracking link printed on return instructions when the carrier has none; "
+            "{tracking_number} and {label_id} are filled in",
+        ),
+    )
 
     def __post_init__(self) -> None:
+        if self.label_reconcile_after_seconds <= self.label_purchase_budget_seconds:
+            raise ConfigError(
+                "BACKHAUL_LABEL_RECONCILE_AFTER_SECONDS",
+                "must exceed BACKHAUL_LABEL_PURCHASE_BUDGET_SECONDS (a running purchase is never settled)",
+            )
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ConfigError(
                 "BACKHAUL_TLS_CERT_FILE", "TLS needs both BACKHAUL_TLS_CERT_FILE and BACKHAUL_TLS_KEY_FILE"

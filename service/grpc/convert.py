@@ -16,14 +16,25 @@ from typing import TypeVar
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.type import date_pb2, money_pb2, postal_address_pb2
 
-from backhaul.v1 import common_pb2, customs_pb2, rates_pb2
+from backhaul.v1 import common_pb2, customs_pb2, labels_pb2, rates_pb2
 from carriers.models import Handover, LabelFormat, Parcel
 from customs.address import Address, Contact, Party
 from customs.declaration import CustomsDeclaration, DeclarationLine, DutyPayer, Incoterm, NonDeliveryOption
 from customs.goods import ItemCondition, OriginalOrder, ReturnedItem, ReturnReason
 from customs.hs import HsClassification, HsEdition, hs_editions
 from customs.money import Money, UnknownCurrency
+from service.documents import DocumentKind
 from service.errors import FieldViolation, InvalidArgument
+from service.labels.model import (
+    CreateLabelRequest,
+    DeclarationSummary,
+    ExplicitRate,
+    LabelQuery,
+    LabelStatus,
+    LabelView,
+    QuotedRate,
+    StoredDocument,
+)
 from service.quoting.hubs import Hub
 from service.quoting.policy import PolicyDecision, ReturnCostPayer
 from service.quoting.quotes import CarrierQuoteFailure, LanePerformance, Quote, QuoteReturnResult, QuoteTag
@@ -774,3 +785,225 @@ def quote_return_result_to_proto(result: QuoteReturnResult) -> rates_pb2.QuoteRe
         return_policy=policy_decision_to_proto(result.return_policy),
         cross_border=result.cross_border,
     )
+
+
+# Labels ------------------------------------------------------------------------------------------------
+
+_DOCUMENT_FORMATS = frozenset(common_pb2.DocumentFormat.values())
+_LABEL_STATUSES = frozenset(labels_pb2.ReturnLabelStatus.values()) - {
+    labels_pb2.RETURN_LABEL_STATUS_UNSPECIFIED
+}
+
+
+def create_label_request_from_proto(
+    message: labels_pb2.CreateReturnLabelRequest, merchant_id: str
+) -> CreateLabelRequest:
+    violations = Violations()
+    shipment = shipment_input_from_proto(message.shipment, "shipment", violations)
+    rate: QuotedRate | ExplicitRate | None = None
+    chosen = message.WhichOneof("rate")
+    if chosen == "quote_token":
+        rate = QuotedRate(message.quote_token)
+    elif chosen == "explicit_rate":
+        rate = ExplicitRate(message.explicit_rate.carrier_account_id, message.explicit_rate.service_code)
+    label_format = None
+    if message.label_format != common_pb2.DOCUMENT_FORMAT_UNSPECIFIED and _known_enum(
+        message.label_format, _DOCUMENT_FORMATS, "label_format", violations, common_pb2.DocumentFormat.keys
+    ):
+        label_format = label_format_from_proto(message.label_format)
+    violations.raise_if_any()
+    return CreateLabelRequest(
+        merchant_id=merchant_id,
+        idempotency_key=message.idempotency_key,
+        shipment=shipment,
+        rate=rate,
+        label_format=label_format,
+        customer_locale=message.customer_locale,
+    )
+
+
+def label_status_to_proto(status: LabelStatus) -> labels_pb2.ReturnLabelStatus.ValueType:
+    return labels_pb2.ReturnLabelStatus.Value(f"RETURN_LABEL_STATUS_{status.name}")
+
+
+def label_query_from_proto(message: labels_pb2.ListReturnLabelsRequest) -> LabelQuery:
+    violations = Violations()
+    statuses: set[LabelStatus] = set()
+    for index, value in enumerate(message.statuses):
+        if _known_enum(
+            value, _LABEL_STATUSES, f"statuses[{index}]", violations, labels_pb2.ReturnLabelStatus.keys
+        ):
+            statuses.add(
+                LabelStatus[labels_pb2.ReturnLabelStatus.Name(value).removeprefix("RETURN_LABEL_STATUS_")]
+            )
+    query = LabelQuery(
+        statuses=frozenset(statuses),
+        carrier_account_ids=frozenset(a.strip() for a in message.carrier_account_ids if a.strip()),
+        created_after=message.created_after.ToDatetime(dt.UTC) if message.HasField("created_after") else None,
+        created_before=message.created_before.ToDatetime(dt.UTC)
+        if message.HasField("created_before")
+        else None,
+        tracking_number="".join(message.tracking_number.split()).upper(),
+    )
+    violations.raise_if_any()
+    return query
+
+
+def _money_input_to_proto(money: MoneyInput) -> money_pb2.Money:
+    units = int(money.amount)
+    nanos = int((money.amount - units) * _NANOS)
+    return money_pb2.Money(currency_code=money.currency_code, units=units, nanos=nanos)
+
+
+def _address_input_to_proto(address: AddressInput) -> postal_address_pb2.PostalAddress:
+    return postal_address_pb2.PostalAddress(
+        region_code=address.region_code,
+        address_lines=list(address.address_lines),
+        locality=address.locality,
+        postal_code=address.postal_code,
+        administrative_area=address.administrative_area,
+        organization=address.organization,
+        recipients=list(address.recipients),
+        language_code=address.language_code,
+    )
+
+
+def _party_input_to_proto(party: PartyInput) -> common_pb2.Party:
+    message = common_pb2.Party()
+    if party.contact is not None:
+        contact = party.contact
+        message.contact.CopyFrom(
+            common_pb2.Contact(
+                name=contact.name,
+                email=contact.email,
+                phone=contact.phone,
+                tax_ids=[
+                    common_pb2.TaxId(
+                        scheme=common_pb2.TaxIdScheme.Value(f"TAX_ID_SCHEME_{scheme}"), value=value
+                    )
+                    for scheme, value in contact.tax_ids.items()
+                    if f"TAX_ID_SCHEME_{scheme}" in _TAX_SCHEMES
+                ],
+            )
+        )
+    if party.address is not None:
+        message.address.CopyFrom(_address_input_to_proto(party.address))
+    return message
+
+
+def _item_input_to_proto(item: ItemInput) -> common_pb2.ReturnedItem:
+    message = common_pb2.ReturnedItem(
+        sku=item.sku,
+        description=item.description,
+        hs_code=item.hs_code,
+        origin_country=item.origin_country,
+        quantity=item.quantity,
+        unit_weight_grams=item.unit_weight_grams,
+        condition=item_condition_to_proto(item.condition),
+        return_reason=return_reason_to_proto(item.return_reason),
+        return_reason_detail=item.return_reason_detail,
+    )
+    if item.unit_value is not None:
+        message.unit_value.CopyFrom(_money_input_to_proto(item.unit_value))
+    return message
+
+
+def _original_order_input_to_proto(order: OriginalOrderInput) -> common_pb2.OriginalOrder:
+    message = common_pb2.OriginalOrder(
+        order_id=order.order_id,
+        outbound_tracking_number=order.outbound_tracking_number,
+        invoice_number=order.invoice_number,
+        export_reference=order.export_reference,
+        import_entry_number=order.import_entry_number,
+    )
+    if order.order_date is not None:
+        message.order_date.CopyFrom(date_to_proto(order.order_date))
+    if order.delivery_date is not None:
+        message.delivery_date.CopyFrom(date_to_proto(order.delivery_date))
+    if order.duties_paid is not None:
+        message.duties_paid.CopyFrom(_money_input_to_proto(order.duties_paid))
+    if order.taxes_paid is not None:
+        message.taxes_paid.CopyFrom(_money_input_to_proto(order.taxes_paid))
+    return message
+
+
+def shipment_input_to_proto(shipment: ShipmentInput) -> common_pb2.ReturnShipment:
+    """The shipment as the caller gave it (the inverse of shipment_input_from_proto)."""
+    message = common_pb2.ReturnShipment(
+        parcels=[
+            common_pb2.Parcel(
+                weight_grams=p.weight_grams, length_mm=p.length_mm, width_mm=p.width_mm, height_mm=p.height_mm
+            )
+            for p in shipment.parcels
+        ],
+        items=[_item_input_to_proto(item) for item in shipment.items],
+    )
+    if shipment.customer is not None:
+        message.customer.CopyFrom(_party_input_to_proto(shipment.customer))
+    destination = shipment.destination
+    if destination is not None and destination.hub_id:
+        message.destination.hub_id = destination.hub_id
+    elif destination is not None and destination.address is not None:
+        message.destination.address.CopyFrom(_address_input_to_proto(destination.address))
+    if shipment.original_order is not None:
+        message.original_order.CopyFrom(_original_order_input_to_proto(shipment.original_order))
+    return message
+
+
+def stored_document_to_proto(document: StoredDocument) -> common_pb2.Document:
+    message = common_pb2.Document(
+        id=document.id,
+        kind=common_pb2.DocumentKind.Value(f"DOCUMENT_KIND_{document.kind.name}"),
+        format=common_pb2.DocumentFormat.Value(f"DOCUMENT_FORMAT_{document.format.name}"),
+        content_type=document.content_type,
+        filename=document.filename,
+        language_code=document.language_code,
+        size_bytes=document.size_bytes,
+    )
+    if document.content is not None:
+        message.content = document.content
+    return message
+
+
+def declaration_summary_to_proto(summary: DeclarationSummary) -> customs_pb2.CustomsDeclarationSummary:
+    return customs_pb2.CustomsDeclarationSummary(
+        form=customs_pb2.CustomsForm.Value(f"CUSTOMS_FORM_{summary.form.upper()}"),
+        category=customs_pb2.CustomsCategory.Value(f"CUSTOMS_CATEGORY_{summary.category.upper()}"),
+        total_value=money_to_proto(summary.total_value),
+        total_net_weight_grams=summary.total_net_weight_grams,
+        line_count=summary.line_count,
+    )
+
+
+def return_label_to_proto(view: LabelView) -> labels_pb2.ReturnLabel:
+    record, plan = view.record, view.record.plan
+    message = labels_pb2.ReturnLabel(
+        id=record.id,
+        status=label_status_to_proto(record.status),
+        carrier=carrier_to_proto(plan.carrier_account_id, plan.carrier_name, plan.provider),
+        service_code=plan.service_code,
+        service_name=plan.service_name,
+        tracking_number=record.tracking_number or "",
+        customs_documents=[stored_document_to_proto(d) for d in view.customs_documents],
+        tracking_token=view.tracking_token,
+        shipment=shipment_input_to_proto(view.shipment),
+        idempotency_key=record.idempotency_key,
+        create_time=timestamp_to_proto(record.created_at),
+        update_time=timestamp_to_proto(record.updated_at),
+        customer_locale=plan.customer_locale,
+    )
+    if record.price is not None:
+        message.price.CopyFrom(money_to_proto(record.price))
+    label = view.document(DocumentKind.LABEL)
+    if label is not None:
+        message.label_document.CopyFrom(stored_document_to_proto(label))
+    instructions = view.document(DocumentKind.RETURN_INSTRUCTIONS)
+    if instructions is not None:
+        message.instructions_document.CopyFrom(stored_document_to_proto(instructions))
+    if view.hub is not None:
+        message.destination_hub.CopyFrom(hub_to_proto(view.hub))
+    if plan.declaration is not None:
+        message.declaration_summary.CopyFrom(declaration_summary_to_proto(plan.declaration))
+    if record.voided_at is not None:
+        message.void_time.CopyFrom(timestamp_to_proto(record.voided_at))
+    return message
