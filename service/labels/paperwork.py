@@ -111,7 +111,7 @@ class LabelPaperwork:
             ]
         if purchased.label_url:
             return []  # fetched from the carrier (LabelFiles)
-        service_name = plan.service_name or str(purchased.raw.get("service_name", "")) or plan.service_code
+        service_name = plan.service_name or str(purchased.raw.get("service_name") or plan.service_code)
         document = LabelDocument(
             label_id=label_id,
             tracking_number=purchased.tracking_number,

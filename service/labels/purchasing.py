@@ -246,9 +246,13 @@ class LabelPurchaser:
                 )
             except LabelFileUnavailable as exc:
                 _log.warning("label %s: carrier label file not fetched yet: %s", record.id, exc)
-        if not await self._repository.record_purchase(
-            record.id, record.attempt, purchased, drafts, self._clock()
-        ):
+        plan = prepared.plan
+        # A quote token names the service by code only; rate-card partners name it with the sale.
+        service_name = plan.service_name or str(purchased.raw.get("service_name") or plan.service_code)
+        recorded = await self._repository.record_purchase(
+            record.id, record.attempt, purchased, drafts, self._clock(), service_name=service_name
+        )
+        if not recorded:
             _log.info("label %s: outcome of attempt %d was recorded elsewhere", record.id, record.attempt)
             return
         route = ReturnRoute.VIA_HUB if prepared.plan.destination_hub_id else ReturnRoute.DIRECT

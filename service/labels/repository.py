@@ -337,6 +337,8 @@ class LabelRepository:
         purchased: PurchasedLabel,
         documents: Sequence[DocumentDraft],
         now: dt.datetime,
+        *,
+        service_name: str,
     ) -> bool:
         """PENDING -> PURCHASED with what the carrier sold and the documents, in one transaction."""
         async with self._database.write_sessions() as session, session.begin():
@@ -347,6 +349,7 @@ class LabelRepository:
                 attempt,
                 {
                     "state": LabelState.PURCHASED.value,
+                    "service_name": service_name,
                     "tracking_number": purchased.tracking_number,
                     "price_amount": str(purchased.price.amount),
                     "price_currency": purchased.price.currency,
