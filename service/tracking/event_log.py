@@ -2,32 +2,41 @@
 
 Cursor allocation. An autoincrement id is not enough: two PostgreSQL transactions can take ids 7 and 8 and
 commit 8 first, and a reader of "cursor > 6" at that moment sees 8, moves on, and never sees 7. Here the
-appending transaction first locks the single `tracking_log_head` row (`SELECT ... FOR UPDATE`), numbers its
-new events from the head, and moves the head before committing. The next appender waits for that lock,
-which PostgreSQL releases only once the commit is visible, so cursor order is commit order and a reader who
-has seen cursor N can never later find a cursor below N appear. A rolled-back append moves no head, so the
-log has no holes either: a consumer that received N + 2 but not N + 1 knows N + 1 is committed and reads it.
-On SQLite the append runs in a `BEGIN IMMEDIATE` transaction (Database.write_sessions), which serialises
-writers the same way; the row lock clause is simply not emitted there.
+appending transaction moves the single `tracking_log_head` row (`UPDATE ... SET last_cursor = last_cursor +
+n RETURNING last_cursor`) and numbers its n new events below the new head. That UPDATE holds the row lock
+until the transaction ends, and the next appender waits for it; PostgreSQL releases it only once the commit
+is visible, so cursor order is commit order, and a reader who has seen cursor N never later finds a cursor
+below N appear. A rolled-back append moves no head, so the log has no holes either: a consumer that received
+N + 2 but not N + 1 knows N + 1 is committed and reads it. On SQLite the append runs in a `BEGIN IMMEDIATE`
+transaction, which serialises writers the same way.
 
-Deduplication happens under the same lock: keys already in the log are answered with their existing
-cursor; the UNIQUE constraint on `dedup_key` stays as the last line of defence.
+Deduplication. Keys already in the log are looked up first and answered with their existing cursor. Two
+appenders racing with the same new event both miss it there; the UNIQUE constraint on `dedup_key` stops the
+second, whose transaction rolls back (moving no head) and is retried, and then finds the event.
+
+The append is the hot path of every ingestion: its statements are SQLAlchemy Core on a plain connection
+(the ORM's per-statement bookkeeping cost more than the statements), written once as a synchronous
+transaction and run through `AsyncConnection.run_sync` on PostgreSQL and in the appender's own thread on
+SQLite (see sqlite_appender.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, select, update
+from sqlalchemy import Connection, Row, Select, Table, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 
 from carriers.tracking import ExceptionReason, TrackingEvent, TrackingLocation, TrackingStatus
 from service.storage.engine import Database
 from service.tracking.milestones import MilestoneRules, ReturnMilestone, ReturnRoute, milestone_reached
 from service.tracking.model import AppendResult, EventSource, IngestOutcome, LoggedEvent, PendingEvent
 from service.tracking.selection import EventSelection
+from service.tracking.sqlite_appender import SqliteAppender
 from service.tracking.tables import (
     CODE_LENGTH,
     LOCATION_PART_LENGTH,
@@ -39,6 +48,34 @@ from service.tracking.tables import (
 
 _EVENTS = cast(Table, TrackingEventRow.__table__)
 _SHIPMENTS = cast(Table, TrackedShipmentRow.__table__)
+_HEAD = cast(Table, TrackingLogHeadRow.__table__)
+_E = _EVENTS.c
+_S = _SHIPMENTS.c
+_H = _HEAD.c
+_ADVANCE_HEAD = (
+    update(_HEAD)
+    .where(_H.id == LOG_HEAD_ID)
+    .values(last_cursor=_H.last_cursor + bindparam("count"))
+    .returning(_H.last_cursor)
+)
+_READ_HEAD = select(_H.last_cursor).where(_H.id == LOG_HEAD_ID)
+_KNOWN_KEYS = select(_E.dedup_key, _E.cursor).where(_E.dedup_key.in_(bindparam("keys", expanding=True)))
+_STATES = select(
+    _S.id, _S.merchant_id, _S.label_id, _S.status, _S.substatus, _S.last_event_at, _S.milestone, _S.route
+).where(_S.id.in_(bindparam("ids", expanding=True)))
+_SAVE_STATE = (
+    update(_SHIPMENTS)
+    .where(_S.id == bindparam("b_id"))
+    .values(
+        status=bindparam("status"),
+        substatus=bindparam("substatus"),
+        last_event_at=bindparam("last_event_at"),
+        milestone=bindparam("milestone"),
+        final=bindparam("final"),
+    )
+)
+# Attempts of an append that lost a deduplication race (see the module docstring).
+_APPEND_ATTEMPTS = 3
 
 
 def _utc_now() -> dt.datetime:
@@ -47,6 +84,8 @@ def _utc_now() -> dt.datetime:
 
 @dataclasses.dataclass(slots=True)
 class _ShipmentState:
+    merchant_id: str
+    label_id: str | None
     status: str
     substatus: str
     last_event_at: dt.datetime | None
@@ -62,170 +101,149 @@ class EventLog:
         self._database = database
         self._rules = rules
         self._clock = clock
+        self._sqlite = SqliteAppender(database.url) if database.backend == "sqlite" else None
+
+    def close(self) -> None:
+        if self._sqlite is not None:
+            self._sqlite.close()
 
     async def append(self, pending: Sequence[PendingEvent]) -> tuple[list[AppendResult], list[LoggedEvent]]:
         """Store the new events in one transaction; one result per input, in input order, and the events
-        stored (in cursor order). Returns only after the commit."""
+        stored (in cursor order). Returns only after the commit.
+
+        The parcel's merchant, label and route are read under the log lock, so an event is always stored
+        with the label its parcel has at that moment, whatever the caller's copy of the parcel says.
+        """
         if not pending:
             return [], []
-        recorded_at = self._clock()
-        async with self._database.write_sessions() as session, session.begin():
-            head = (
-                await session.execute(
-                    select(TrackingLogHeadRow.last_cursor)
-                    .where(TrackingLogHeadRow.id == LOG_HEAD_ID)
-                    .with_for_update()
-                )
-            ).scalar_one()
-            keys = {item.id for item in pending}
-            rows = await session.execute(
-                select(TrackingEventRow.dedup_key, TrackingEventRow.cursor).where(
-                    TrackingEventRow.dedup_key.in_(keys)
+        for attempt in range(1, _APPEND_ATTEMPTS + 1):
+            append = functools.partial(self._append_once, pending=pending, recorded_at=self._clock())
+            try:
+                if self._sqlite is not None:
+                    return await self._sqlite.run(append)
+                async with self._database.writer_engine().begin() as connection:
+                    return await connection.run_sync(append)
+            except IntegrityError:
+                if attempt == _APPEND_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _append_once(
+        self, connection: Connection, pending: Sequence[PendingEvent], recorded_at: dt.datetime
+    ) -> tuple[list[AppendResult], list[LoggedEvent]]:
+        """The append transaction's statements (synchronous: see sqlite_appender.py and `append`)."""
+        rows = connection.execute(_KNOWN_KEYS, {"keys": list({item.id for item in pending})})
+        known: dict[str, int] = {row.dedup_key: row.cursor for row in rows}
+        fresh = list({item.id: item for item in pending if item.id not in known}.values())
+        if not fresh:
+            return [AppendResult(IngestOutcome.DUPLICATE, known[item.id]) for item in pending], []
+        head = connection.execute(_ADVANCE_HEAD, {"count": len(fresh)}).scalar_one() - len(fresh)
+        states = _shipment_states(connection, {item.shipment.id for item in fresh})
+        stored: list[LoggedEvent] = []
+        for item in fresh:
+            head += 1
+            known[item.id] = head
+            state = states[item.shipment.id]
+            milestone = milestone_reached(state.milestone, item.event, state.route, self._rules)
+            _advance(state, item.event, milestone)
+            stored.append(
+                LoggedEvent(
+                    cursor=head,
+                    id=item.id,
+                    merchant_id=state.merchant_id,
+                    shipment_id=item.shipment.id,
+                    label_id=state.label_id,
+                    source=item.source,
+                    recorded_at=recorded_at,
+                    event=item.event,
+                    milestone=milestone,
+                    facility=item.facility,
                 )
             )
-            known = {row.dedup_key: row.cursor for row in rows}
-            states = await self._shipment_states(session, {item.shipment.id for item in pending})
-            results: list[AppendResult] = []
-            stored: list[LoggedEvent] = []
-            for item in pending:
-                existing = known.get(item.id)
-                if existing is not None:
-                    results.append(AppendResult(IngestOutcome.DUPLICATE, existing))
-                    continue
-                head += 1
-                known[item.id] = head
-                state = states[item.shipment.id]
-                milestone = milestone_reached(state.milestone, item.event, state.route, self._rules)
-                _advance(state, item.event, milestone)
-                stored.append(
-                    LoggedEvent(
-                        cursor=head,
-                        id=item.id,
-                        merchant_id=item.shipment.merchant_id,
-                        shipment_id=item.shipment.id,
-                        label_id=item.shipment.label_id,
-                        source=item.source,
-                        recorded_at=recorded_at,
-                        event=item.event,
-                        milestone=milestone,
-                        facility=item.facility,
-                    )
-                )
-                results.append(AppendResult(IngestOutcome.ACCEPTED, head))
-            if stored:
-                await session.execute(_EVENTS.insert(), [_event_row(event) for event in stored])
-                await self._save_states(session, states)
-                await session.execute(
-                    update(TrackingLogHeadRow)
-                    .where(TrackingLogHeadRow.id == LOG_HEAD_ID)
-                    .values(last_cursor=head)
-                )
+        connection.execute(_EVENTS.insert(), [_event_row(event) for event in stored])
+        _save_states(connection, states)
+        fresh_ids = {event.id for event in stored}
+        results = []
+        for item in pending:
+            outcome = IngestOutcome.ACCEPTED if item.id in fresh_ids else IngestOutcome.DUPLICATE
+            fresh_ids.discard(item.id)  # a second copy in the same batch is a duplicate of the first
+            results.append(AppendResult(outcome, known[item.id]))
         return results, stored
-
-    async def _shipment_states(self, session: Any, ids: set[str]) -> dict[str, _ShipmentState]:
-        rows = await session.execute(
-            select(
-                TrackedShipmentRow.id,
-                TrackedShipmentRow.status,
-                TrackedShipmentRow.substatus,
-                TrackedShipmentRow.last_event_at,
-                TrackedShipmentRow.milestone,
-                TrackedShipmentRow.route,
-            ).where(TrackedShipmentRow.id.in_(ids))
-        )
-        states = {
-            row.id: _ShipmentState(
-                status=row.status,
-                substatus=row.substatus,
-                last_event_at=row.last_event_at,
-                milestone=ReturnMilestone(row.milestone) if row.milestone else None,
-                route=ReturnRoute(row.route),
-            )
-            for row in rows
-        }
-        missing = ids - states.keys()
-        if missing:
-            raise LookupError(f"tracked shipments not found: {sorted(missing)}")
-        return states
-
-    async def _save_states(self, session: Any, states: dict[str, _ShipmentState]) -> None:
-        changed = [
-            {
-                "b_id": shipment_id,
-                "status": state.status,
-                "substatus": state.substatus,
-                "last_event_at": state.last_event_at,
-                "milestone": state.milestone.value if state.milestone else None,
-                "final": TrackingStatus(state.status).is_final,
-            }
-            for shipment_id, state in states.items()
-            if state.changed
-        ]
-        if not changed:
-            return
-        statement = (
-            update(_SHIPMENTS)
-            .where(_SHIPMENTS.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("status"),
-                substatus=bindparam("substatus"),
-                last_event_at=bindparam("last_event_at"),
-                milestone=bindparam("milestone"),
-                final=bindparam("final"),
-            )
-        )
-        await session.execute(statement, changed)
-        # A parcel that reached a final status is not polled again.
-        finished = [item["b_id"] for item in changed if item["final"]]
-        if finished:
-            await session.execute(
-                update(_SHIPMENTS).where(_SHIPMENTS.c.id.in_(finished)).values(next_poll_at=None)
-            )
 
     async def head(self) -> int:
         """The last cursor committed."""
-        async with self._database.sessions() as session:
-            cursor = await session.scalar(
-                select(TrackingLogHeadRow.last_cursor).where(TrackingLogHeadRow.id == LOG_HEAD_ID)
-            )
+        async with self._database.engine.connect() as connection:
+            cursor = await connection.scalar(_READ_HEAD)
         return int(cursor or 0)
 
     async def read(
         self, selection: EventSelection, after: int, limit: int, *, through: int | None = None
     ) -> list[LoggedEvent]:
         """Events of the selection with cursor > `after` (and <= `through`), oldest first, at most `limit`."""
-        statement = select(_EVENTS).where(
-            _EVENTS.c.merchant_id == selection.merchant_id, _EVENTS.c.cursor > after
-        )
+        statement = select(_EVENTS).where(_E.merchant_id == selection.merchant_id, _E.cursor > after)
         if selection.label_ids:
-            statement = statement.where(_EVENTS.c.label_id.in_(selection.label_ids))
+            statement = statement.where(_E.label_id.in_(selection.label_ids))
         elif selection.tracking_numbers:
-            statement = statement.where(_EVENTS.c.tracking_number.in_(selection.tracking_numbers))
+            statement = statement.where(_E.tracking_number.in_(selection.tracking_numbers))
         if through is not None:
-            statement = statement.where(_EVENTS.c.cursor <= through)
-        statement = statement.order_by(_EVENTS.c.cursor).limit(limit)
-        async with self._database.sessions() as session:
-            rows = (await session.execute(statement)).all()
-        return [_logged_event(row) for row in rows]
+            statement = statement.where(_E.cursor <= through)
+        return await self._events(statement.order_by(_E.cursor).limit(limit))
 
     async def read_all(self, after: int, through: int, limit: int) -> list[LoggedEvent]:
         """Events of every merchant with `after` < cursor <= `through`, oldest first, at most `limit`."""
-        statement = (
-            select(_EVENTS)
-            .where(_EVENTS.c.cursor > after, _EVENTS.c.cursor <= through)
-            .order_by(_EVENTS.c.cursor)
-            .limit(limit)
-        )
-        async with self._database.sessions() as session:
-            rows = (await session.execute(statement)).all()
-        return [_logged_event(row) for row in rows]
+        statement = select(_EVENTS).where(_E.cursor > after, _E.cursor <= through)
+        return await self._events(statement.order_by(_E.cursor).limit(limit))
 
     async def history(self, shipment_id: str) -> list[LoggedEvent]:
         """Every event of one parcel, in cursor order."""
-        statement = select(_EVENTS).where(_EVENTS.c.shipment_id == shipment_id).order_by(_EVENTS.c.cursor)
-        async with self._database.sessions() as session:
-            rows = (await session.execute(statement)).all()
+        return await self._events(select(_EVENTS).where(_E.shipment_id == shipment_id).order_by(_E.cursor))
+
+    async def _events(self, statement: Select[Any]) -> list[LoggedEvent]:
+        async with self._database.engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
         return [_logged_event(row) for row in rows]
+
+
+def _shipment_states(connection: Connection, ids: set[str]) -> dict[str, _ShipmentState]:
+    rows = connection.execute(_STATES, {"ids": list(ids)})
+    states = {
+        row.id: _ShipmentState(
+            merchant_id=row.merchant_id,
+            label_id=row.label_id,
+            status=row.status,
+            substatus=row.substatus,
+            last_event_at=row.last_event_at,
+            milestone=ReturnMilestone(row.milestone) if row.milestone else None,
+            route=ReturnRoute(row.route),
+        )
+        for row in rows
+    }
+    missing = ids - states.keys()
+    if missing:
+        raise LookupError(f"tracked shipments not found: {sorted(missing)}")
+    return states
+
+
+def _save_states(connection: Connection, states: dict[str, _ShipmentState]) -> None:
+    changed = [
+        {
+            "b_id": shipment_id,
+            "status": state.status,
+            "substatus": state.substatus,
+            "last_event_at": state.last_event_at,
+            "milestone": state.milestone.value if state.milestone else None,
+            "final": TrackingStatus(state.status).is_final,
+        }
+        for shipment_id, state in states.items()
+        if state.changed
+    ]
+    if not changed:
+        return
+    connection.execute(_SAVE_STATE, changed)
+    # A parcel that reached a final status is not polled again.
+    finished = [item["b_id"] for item in changed if item["final"]]
+    if finished:
+        connection.execute(update(_SHIPMENTS).where(_S.id.in_(finished)).values(next_poll_at=None))
 
 
 def _advance(state: _ShipmentState, event: TrackingEvent, milestone: ReturnMilestone | None) -> None:

@@ -171,7 +171,7 @@ class TrackingIngestion:
             self._metrics.tracking_webhooks_refused.labels(carrier_account_id).inc()
             raise
         numbers = {normalise_tracking_number(event.tracking_number) for event in events}
-        shipments = await self._guarded(self._shipments.by_tracking_numbers(carrier_account_id, numbers))
+        shipments = await self._guarded(self._shipments.identify(carrier_account_id, numbers))
         pending = []
         unmatched = 0
         for event in events:
@@ -209,7 +209,7 @@ class TrackingIngestion:
         if TrackingUpdates.PARTNER_PUSH not in adapter.capabilities.tracking_updates:
             raise FailedPrecondition(f"carrier account {carrier_account_id!r} does not take partner pushes")
         numbers = [normalise_tracking_number(scan.tracking_number) for scan in scans]
-        shipments = await self._guarded(self._shipments.by_tracking_numbers(carrier_account_id, numbers))
+        shipments = await self._guarded(self._shipments.identify(carrier_account_id, numbers))
         violations = [
             FieldViolation(
                 f"events[{index}].tracking_number",

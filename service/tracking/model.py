@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from carriers.tracking import TrackingEvent, TrackingStatus
@@ -81,10 +81,10 @@ class PendingEvent:
     event: TrackingEvent
     source: EventSource
     facility: str = ""
+    id: str = field(init=False)  # event_id(event), computed once
 
-    @property
-    def id(self) -> str:
-        return event_id(self.event)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", event_id(self.event))
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,12 +43,14 @@ class Tracking:
     fanout: TrackingFanout
     poller: TrackingPoller
     writer: LogWriter
+    event_log: EventLog
     heartbeat_seconds: float
 
     async def close(self) -> None:
         await self.poller.close()
         await self.writer.close()
         await self.fanout.close()
+        self.event_log.close()
 
 
 async def open_tracking(
@@ -106,6 +108,7 @@ async def open_tracking(
         fanout=fanout,
         poller=poller,
         writer=writer,
+        event_log=event_log,
         heartbeat_seconds=settings.tracking_heartbeat_seconds,
     )
     await fanout.start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -30,8 +31,12 @@ _S = _SHIPMENTS.c
 
 
 class ShipmentRegistry:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, known_parcels: int = 100_000) -> None:
         self._database = database
+        # Parcels by (carrier account, tracking number) for `identify`: a parcel's id, merchant, account and
+        # number never change, so remembering them is safe on every replica.
+        self._known: OrderedDict[tuple[str, str], TrackedShipment] = OrderedDict()
+        self._known_limit = known_parcels
 
     async def register(
         self,
@@ -97,20 +102,39 @@ class ShipmentRegistry:
                 existing = _shipment(
                     (await session.execute(select(_SHIPMENTS).where(_S.id == existing.id))).one()
                 )
+        self._remember(existing)
         return existing
 
-    async def by_tracking_numbers(
-        self, carrier_account_id: str, numbers: Iterable[str]
-    ) -> dict[str, TrackedShipment]:
-        wanted = set(numbers)
-        if not wanted:
-            return {}
-        statement = select(_SHIPMENTS).where(
-            _S.carrier_account_id == carrier_account_id, _S.tracking_number.in_(wanted)
-        )
-        async with self._database.sessions() as session:
-            rows = (await session.execute(statement)).all()
-        return {row.tracking_number: _shipment(row) for row in rows}
+    async def identify(self, carrier_account_id: str, numbers: Iterable[str]) -> dict[str, TrackedShipment]:
+        """The registered parcels among `numbers` (normalised) of one carrier account, by number.
+
+        For routing events to the log: ids, merchants, accounts and numbers are exact; the status fields
+        may be stale (the log reads the parcel's state under its lock).
+        """
+        found: dict[str, TrackedShipment] = {}
+        missing = []
+        for number in set(numbers):
+            known = self._known.get((carrier_account_id, number))
+            if known is None:
+                missing.append(number)
+            else:
+                self._known.move_to_end((carrier_account_id, number))
+                found[number] = known
+        if missing:
+            statement = select(_SHIPMENTS).where(
+                _S.carrier_account_id == carrier_account_id, _S.tracking_number.in_(missing)
+            )
+            async with self._database.engine.connect() as connection:
+                rows = (await connection.execute(statement)).all()
+            for row in rows:
+                found[row.tracking_number] = self._remember(_shipment(row))
+        return found
+
+    def _remember(self, shipment: TrackedShipment) -> TrackedShipment:
+        self._known[(shipment.carrier_account_id, shipment.tracking_number)] = shipment
+        if len(self._known) > self._known_limit:
+            self._known.popitem(last=False)
+        return shipment
 
     async def find(
         self, merchant_id: str, *, label_id: str | None = None, tracking_number: str | None = None

@@ -77,7 +77,8 @@ class Replica:
         async def publish(events: Sequence[LoggedEvent]) -> None:
             return None
 
-        self.writer = LogWriter(EventLog(self.database, MilestoneRules()), publish)
+        self.log = EventLog(self.database, MilestoneRules())
+        self.writer = LogWriter(self.log, publish)
         adapters = {ACCOUNT: carrier}
         self.ingestion = TrackingIngestion(
             shipments=self.shipments,
@@ -100,6 +101,7 @@ class Replica:
 
     async def close(self) -> None:
         await self.writer.close()
+        self.log.close()
         await self.database.dispose()
 
 
