@@ -20,9 +20,35 @@ from backhaul.v1 import common_pb2, customs_pb2, labels_pb2, rates_pb2
 from carriers.models import Handover, LabelFormat, Parcel
 from customs.address import Address, Contact, Party
 from customs.declaration import CustomsDeclaration, DeclarationLine, DutyPayer, Incoterm, NonDeliveryOption
+from customs.deminimis import DeMinimisDecision, ImportChannel
 from customs.goods import ItemCondition, OriginalOrder, ReturnedItem, ReturnReason
 from customs.hs import HsClassification, HsEdition, hs_editions
-from customs.money import Money, UnknownCurrency
+from customs.money import Money, UnknownCurrency, validate_currency
+from customs.reclaim import (
+    ChargeComponent,
+    ChargesPaid,
+    ClaimStatus,
+    ComponentAmount,
+    ComponentRefund,
+    ConditionCheck,
+    DesignatedImport,
+    EntryLine,
+    ImportEntry,
+    ImporterType,
+    InvalidReclaimCase,
+    LineAssessment,
+    LineRegimeOutcome,
+    NonRefundable,
+    ProofOfExport,
+    ProofOfExportKind,
+    ReclaimAssessment,
+    ReclaimCase,
+    ReclaimForm,
+    ReclaimWarning,
+    Regime,
+    RegimeAssessment,
+    ReturnDetails,
+)
 from service.documents import DocumentKind
 from service.errors import FieldViolation, InvalidArgument
 from service.labels.model import (
@@ -50,6 +76,7 @@ from service.quoting.request import (
     QuoteSort,
     ShipmentInput,
 )
+from service.reclaim.model import AuditEntry, ClaimOrder, ClaimQuery, RecordedEvidence, StoredClaim
 
 _NANOS = Decimal(1_000_000_000)
 
@@ -1006,4 +1033,592 @@ def return_label_to_proto(view: LabelView) -> labels_pb2.ReturnLabel:
         message.declaration_summary.CopyFrom(declaration_summary_to_proto(plan.declaration))
     if record.voided_at is not None:
         message.void_time.CopyFrom(timestamp_to_proto(record.voided_at))
+    return message
+
+
+# Customs: duty reclaim -----------------------------------------------------------------------------------
+#
+# CalculateDutyReclaim requests become a ReclaimCase; the case validates itself and names the failing field
+# in domain terms (`import_entry.lines[1].returned_quantity`), which are mapped back to the request's
+# (`lines[1].returned_quantity`). Results come back with lines in request order (the calculator orders them
+# by line id).
+
+_CHARGE_COMPONENTS: dict[int, ChargeComponent] = {
+    customs_pb2.ChargeComponent.Value(f"CHARGE_COMPONENT_{c.name}"): c for c in ChargeComponent
+}
+_IMPORTER_TYPES: dict[int, ImporterType] = {
+    customs_pb2.IMPORTER_TYPE_UNSPECIFIED: ImporterType.CONSUMER,
+    **{customs_pb2.ImporterType.Value(f"IMPORTER_TYPE_{t.name}"): t for t in ImporterType},
+}
+_IMPORT_CHANNELS: dict[int, ImportChannel | None] = {
+    customs_pb2.IMPORT_CHANNEL_UNSPECIFIED: None,
+    **{customs_pb2.ImportChannel.Value(f"IMPORT_CHANNEL_{c.name}"): c for c in ImportChannel},
+}
+_PROOF_KINDS: dict[int, ProofOfExportKind] = {
+    customs_pb2.ProofOfExportKind.Value(f"PROOF_OF_EXPORT_KIND_{k.name}"): k for k in ProofOfExportKind
+}
+_CLAIM_STATUSES: dict[int, ClaimStatus] = {
+    customs_pb2.ReclaimClaimStatus.Value(f"RECLAIM_CLAIM_STATUS_{s.name}"): s for s in ClaimStatus
+}
+_CLAIM_ORDERS: dict[int, ClaimOrder] = {
+    customs_pb2.RECLAIM_CLAIM_ORDER_UNSPECIFIED: ClaimOrder.FILING_DEADLINE,
+    customs_pb2.RECLAIM_CLAIM_ORDER_FILING_DEADLINE_ASC: ClaimOrder.FILING_DEADLINE,
+    customs_pb2.RECLAIM_CLAIM_ORDER_CREATE_TIME_DESC: ClaimOrder.NEWEST,
+}
+# Domain field prefixes of a ReclaimCase and the request fields they come from.
+_RECLAIM_PATHS = (
+    ("import_entry.country", "import_country"),
+    ("import_entry.currency", "import_currency"),
+    ("import_entry.shipped_from", "shipped_from_country"),
+    ("import_entry.debt_notified_on", "debt_notification_date"),
+    ("import_entry.entry_charges", "entry_charges"),
+    ("import_entry.lines", "lines"),
+    ("return_details.export_date", "export_date"),
+    ("return_details.designated_imports", "designated_imports"),
+)
+
+
+def _enum_names(enum: Callable[[], list[str]], prefix: str) -> Callable[[], list[str]]:
+    return lambda: [name.removeprefix(prefix) for name in enum() if not name.endswith("_UNSPECIFIED")]
+
+
+def charge_component_to_proto(component: ChargeComponent) -> customs_pb2.ChargeComponent.ValueType:
+    return customs_pb2.ChargeComponent.Value(f"CHARGE_COMPONENT_{component.name}")
+
+
+def _charges_from_proto(
+    items: Sequence[customs_pb2.ChargeAmount],
+    path: str,
+    violations: Violations,
+    paths: dict[str, str],
+    domain: str,
+) -> ChargesPaid:
+    """The amounts by component; `paths` learns where each component's amount is in the request."""
+    amounts: dict[str, Money] = {}
+    for index, item in enumerate(items):
+        at = f"{path}[{index}]"
+        component = _CHARGE_COMPONENTS.get(item.component)
+        if component is None:
+            names = ", ".join(c.name for c in ChargeComponent)
+            violations.add(join(at, "component"), f"required, one of {names}")
+            continue
+        if component.value in amounts:
+            violations.add(join(at, "component"), f"{component.name} is given twice")
+            continue
+        if not item.HasField("amount"):
+            violations.add(join(at, "amount"), "required")
+            continue
+        money = money_from_proto(item.amount, join(at, "amount"), violations)
+        if money is not None:
+            amounts[component.value] = money
+            paths[f"{domain}.{component.value}"] = join(at, "amount")
+    return ChargesPaid.of(**amounts)
+
+
+def _reclaim_request_path(field: str, paths: dict[str, str]) -> str:
+    if field in paths:
+        return paths[field]
+    for domain, request in _RECLAIM_PATHS:
+        if field == domain or field.startswith((domain + ".", domain + "[")):
+            return request + field.removeprefix(domain)
+    return field
+
+
+def _required_date(message: date_pb2.Date, path: str, violations: Violations) -> dt.date | None:
+    value = date_from_proto(message, path, violations)
+    if value is None and message == date_pb2.Date():
+        violations.add(path, "required")
+    return value
+
+
+def _reclaim_line_from_proto(
+    message: customs_pb2.ReclaimEntryLine, index: int, violations: Violations, paths: dict[str, str]
+) -> EntryLine | None:
+    path = f"lines[{index}]"
+    if not message.HasField("customs_value"):
+        violations.add(join(path, "customs_value"), "required")
+    customs_value = money_from_proto(message.customs_value, join(path, "customs_value"), violations)
+    paid = _charges_from_proto(
+        message.paid, join(path, "paid"), violations, paths, f"import_entry.{path}.paid"
+    )
+    export_value = optional_money(
+        message.export_value, message.HasField("export_value"), join(path, "export_value"), violations
+    )
+    rebate = optional_money(
+        message.price_rebate, message.HasField("price_rebate"), join(path, "price_rebate"), violations
+    )
+    if customs_value is None:
+        return None
+    return EntryLine(
+        line_id=message.line_id.strip(),
+        sku=message.sku.strip(),
+        hs_code=message.hs_code,
+        imported_quantity=message.imported_quantity,
+        returned_quantity=message.returned_quantity,
+        customs_value=customs_value,
+        paid=paid,
+        origin_country=message.origin_country.strip() or None,
+        description=message.description,
+        export_value=export_value,
+        price_rebate=rebate,
+    )
+
+
+def _designated_from_proto(
+    message: customs_pb2.DesignatedImport, index: int, violations: Violations, paths: dict[str, str]
+) -> DesignatedImport | None:
+    path = f"designated_imports[{index}]"
+    imported = _required_date(message.import_date, join(path, "import_date"), violations)
+    unit_paid = (
+        _charges_from_proto(
+            message.unit_paid, join(path, "unit_paid"), violations, paths, f"return_details.{path}.unit_paid"
+        )
+        if message.unit_paid
+        else None
+    )
+    if imported is None:
+        return None
+    return DesignatedImport(
+        sku=message.sku.strip(),
+        hs_code=message.hs_code,
+        entry_number=message.import_entry_number.strip(),
+        import_date=imported,
+        unit_paid=unit_paid,
+    )
+
+
+def _proof_from_proto(message: customs_pb2.ProofOfExport, violations: Violations) -> ProofOfExport | None:
+    kind = _PROOF_KINDS.get(message.kind)
+    if kind is None:
+        names = ", ".join(k.name for k in ProofOfExportKind)
+        violations.add("proof_of_export.kind", f"required, one of {names}")
+    day = _required_date(message.date, "proof_of_export.date", violations)
+    if kind is None or day is None:
+        return None
+    return ProofOfExport(kind, message.reference.strip(), day)
+
+
+def reclaim_display_currency(
+    request: customs_pb2.CalculateDutyReclaimRequest, violations: Violations
+) -> str | None:
+    """The display currency asked for; None: the import currency."""
+    code = request.display_currency.strip()
+    if not code:
+        return None
+    try:
+        return validate_currency(code)
+    except UnknownCurrency as exc:
+        violations.add("display_currency", str(exc))
+        return None
+
+
+def reclaim_case_from_proto(
+    request: customs_pb2.CalculateDutyReclaimRequest,
+    violations: Violations,
+    *,
+    today: dt.date,
+    export_date: dt.date | None = None,
+    proof_of_export: ProofOfExport | None = None,
+) -> ReclaimCase | None:
+    """The case of a CalculateDutyReclaim request; None when `violations` says why there is none.
+
+    `export_date` and `proof_of_export` stand in for what the request leaves unset (from its label). Without
+    proof, an export date after `today`, or one taken from the label, is the expected one."""
+    paths: dict[str, str] = {}
+    import_date = _required_date(request.import_date, "import_date", violations)
+    given_export = date_from_proto(request.export_date, "export_date", violations)
+    export_day = given_export or export_date
+    if export_day is None and request.export_date == date_pb2.Date():
+        violations.add("export_date", "required, unless label_id names a label with a recorded reclaim")
+    lines = [
+        _reclaim_line_from_proto(line, index, violations, paths) for index, line in enumerate(request.lines)
+    ]
+    entry_charges = _charges_from_proto(
+        request.entry_charges, "entry_charges", violations, paths, "import_entry.entry_charges"
+    )
+    designated = [
+        _designated_from_proto(item, index, violations, paths)
+        for index, item in enumerate(request.designated_imports)
+    ]
+    importer = _IMPORTER_TYPES.get(request.importer_type)
+    if importer is None:
+        violations.add("importer_type", f"unknown value {request.importer_type}")
+    channel_known = _known_enum(
+        request.import_channel,
+        _IMPORT_CHANNELS,
+        "import_channel",
+        violations,
+        _enum_names(customs_pb2.ImportChannel.keys, "IMPORT_CHANNEL_"),
+    )
+    _known_enum(
+        request.return_reason, _RETURN_REASONS, "return_reason", violations, common_pb2.ReturnReason.keys
+    )
+    _known_enum(request.condition, _ITEM_CONDITIONS, "condition", violations, common_pb2.ItemCondition.keys)
+    proof = (
+        _proof_from_proto(request.proof_of_export, violations)
+        if request.HasField("proof_of_export")
+        else proof_of_export
+    )
+    debt_notified = date_from_proto(request.debt_notification_date, "debt_notification_date", violations)
+    filing_date = date_from_proto(request.filing_date, "filing_date", violations)
+    if violations.items or import_date is None or export_day is None or importer is None:
+        return None
+    try:
+        return ReclaimCase(
+            ImportEntry(
+                country=request.import_country.strip(),
+                import_date=import_date,
+                currency=request.import_currency.strip(),
+                entry_number=request.import_entry_number.strip(),
+                importer_type=importer,
+                lines=tuple(line for line in lines if line is not None),
+                entry_charges=entry_charges,
+                debt_notified_on=debt_notified,
+                channel=_IMPORT_CHANNELS[request.import_channel] if channel_known else None,
+                shipped_from=request.shipped_from_country.strip() or None,
+                tax_collected_at_sale=request.tax_collected_at_sale
+                if request.HasField("tax_collected_at_sale")
+                else None,
+                identification_filed_at_import=request.identification_filed_at_import,
+            ),
+            ReturnDetails(
+                reason=return_reason_from_proto(request.return_reason),
+                condition=item_condition_from_proto(request.condition),
+                export_date=export_day,
+                export_expected=proof is None and (given_export is None or export_day > today),
+                used=request.goods_used if request.HasField("goods_used") else None,
+                proof_of_export=proof,
+                designated_imports=tuple(item for item in designated if item is not None),
+                filing_date=filing_date,
+                no_commercial_value_at_entry=request.no_commercial_value_at_entry,
+            ),
+        )
+    except InvalidReclaimCase as exc:
+        violations.add(_reclaim_request_path(exc.field, paths), exc.message)
+        return None
+
+
+def _rule_basis(confirmed: bool) -> customs_pb2.RuleBasis.ValueType:
+    return customs_pb2.RULE_BASIS_CONFIRMED if confirmed else customs_pb2.RULE_BASIS_UNCONFIRMED
+
+
+def _set_date(target: date_pb2.Date, value: dt.date | None) -> None:
+    if value is not None:
+        target.CopyFrom(date_to_proto(value))
+
+
+def _set_money(target: money_pb2.Money, value: Money | None) -> None:
+    if value is not None:
+        target.CopyFrom(money_to_proto(value))
+
+
+def component_amount_to_proto(item: ComponentAmount) -> customs_pb2.ComponentAmount:
+    message = customs_pb2.ComponentAmount(
+        component=charge_component_to_proto(item.component), amount=money_to_proto(item.amount)
+    )
+    _set_money(message.display_amount, item.display)
+    return message
+
+
+def reclaim_warning_to_proto(warning: ReclaimWarning) -> customs_pb2.ReclaimWarning:
+    return customs_pb2.ReclaimWarning(
+        code=warning.code.value, message=warning.message, regime_id=warning.regime_id, line_id=warning.line_id
+    )
+
+
+def reclaim_form_to_proto(form: ReclaimForm) -> customs_pb2.ReclaimForm:
+    return customs_pb2.ReclaimForm(code=form.code, name=form.name, authority=form.authority)
+
+
+def reclaim_regime_to_proto(regime: Regime) -> customs_pb2.ReclaimRegime:
+    message = customs_pb2.ReclaimRegime(
+        id=regime.id,
+        name=regime.name,
+        jurisdiction=regime.market,
+        legal_basis=regime.legal_basis,
+        effective_from=date_to_proto(regime.effective_from),
+        sources=[source.citation for source in regime.sources],
+        claimant=regime.claimant,
+    )
+    _set_date(message.effective_to, regime.effective_to)
+    return message
+
+
+def _non_refundable_to_proto(item: NonRefundable) -> customs_pb2.NonRefundableCharge:
+    return customs_pb2.NonRefundableCharge(
+        line_id=item.line_id,
+        component=charge_component_to_proto(item.component),
+        amount=money_to_proto(item.amount),
+        reason=item.reason,
+    )
+
+
+def _checks_to_proto(checks: Sequence[ConditionCheck]) -> list[customs_pb2.ReclaimConditionCheck]:
+    return [customs_pb2.ReclaimConditionCheck(passed=check.passed, text=check.text) for check in checks]
+
+
+def _four_places(value: Decimal) -> str:
+    return f"{value:f}"
+
+
+def _component_refund_to_proto(refund: ComponentRefund) -> customs_pb2.ReclaimComponentRefund:
+    message = customs_pb2.ReclaimComponentRefund(
+        component=charge_component_to_proto(refund.component),
+        percent=f"{refund.percent.normalize():f}",
+        line_paid=_four_places(refund.line_paid),
+        line_eligible=_four_places(refund.line_eligible),
+        unit_eligible=_four_places(refund.unit_eligible) if refund.unit_eligible is not None else "",
+        paid=money_to_proto(refund.paid),
+        refundable=money_to_proto(refund.refundable),
+        estimate=refund.estimated,
+        basis=_rule_basis(refund.confirmed),
+    )
+    _set_money(message.refundable_display, refund.refundable_display)
+    return message
+
+
+def _line_outcome_to_proto(outcome: LineRegimeOutcome) -> customs_pb2.ReclaimRegimeLineOutcome:
+    message = customs_pb2.ReclaimRegimeLineOutcome(
+        line_id=outcome.line_id,
+        eligible=outcome.eligible,
+        checks=_checks_to_proto(outcome.checks),
+        refunds=[_component_refund_to_proto(refund) for refund in outcome.refunds],
+        not_refundable=[_non_refundable_to_proto(item) for item in outcome.not_refundable],
+        refundable_total=money_to_proto(outcome.refundable_total),
+        late=outcome.late,
+    )
+    _set_date(message.export_deadline, outcome.export_deadline)
+    _set_date(message.filing_deadline, outcome.filing_deadline)
+    return message
+
+
+def _in_request_order(line_ids: Sequence[str], key: Callable[[T], str], items: Sequence[T]) -> list[T]:
+    """`items` ordered as the request's lines (stable within a line); items of no line come first."""
+    position = {line_id: index for index, line_id in enumerate(line_ids)}
+    return sorted(items, key=lambda item: position.get(key(item), -1))
+
+
+def _regime_assessment_to_proto(
+    assessment: RegimeAssessment, line_ids: Sequence[str]
+) -> customs_pb2.ReclaimRegimeAssessment:
+    regime = assessment.regime
+    message = customs_pb2.ReclaimRegimeAssessment(
+        regime=reclaim_regime_to_proto(regime),
+        eligible=assessment.eligible,
+        reasons=[check.text for check in assessment.checks],
+        refundable=[component_amount_to_proto(item) for item in assessment.refundable],
+        refundable_total=money_to_proto(assessment.refundable_total),
+        forms=[reclaim_form_to_proto(form) for form in regime.forms],
+        documents=list(regime.documents),
+        basis=_rule_basis(assessment.basis_confirmed),
+        in_effect=assessment.in_effect,
+        unconfirmed_points=list(assessment.unconfirmed_points),
+        warnings=[reclaim_warning_to_proto(w) for w in assessment.warnings],
+        lines=[
+            _line_outcome_to_proto(outcome)
+            for outcome in _in_request_order(line_ids, lambda o: o.line_id, assessment.lines)
+        ],
+        proof_of_export=list(regime.proof_of_export),
+        below_minimum=assessment.below_minimum,
+        checks=_checks_to_proto(assessment.checks),
+    )
+    _set_money(message.refundable_total_display, assessment.refundable_total_display)
+    _set_date(message.filing_deadline, assessment.filing_deadline)
+    _set_date(message.export_deadline, assessment.export_deadline)
+    _set_money(message.minimum_claim, assessment.minimum_claim)
+    return message
+
+
+def _line_result_to_proto(line: EntryLine, result: LineAssessment | None) -> customs_pb2.ReclaimLineResult:
+    message = customs_pb2.ReclaimLineResult(
+        line_id=line.line_id, sku=line.sku, hs_code=line.hs_code, returned_quantity=line.returned_quantity
+    )
+    if result is None:  # a line only there for the apportionment of entry charges
+        message.refundable_total.CopyFrom(money_to_proto(Money.zero(line.customs_value.currency)))
+        return message
+    message.paid.extend(component_amount_to_proto(item) for item in result.paid)
+    message.refundable.extend(component_amount_to_proto(item) for item in result.refundable)
+    message.estimate = result.estimated
+    message.estimate_source = "; ".join(result.estimate_sources)
+    message.estimate_sources.extend(result.estimate_sources)
+    message.estimated_components.extend(
+        charge_component_to_proto(c) for c in ChargeComponent if c in result.estimated_components
+    )
+    message.refundable_total.CopyFrom(money_to_proto(result.refundable_total))
+    _set_money(message.refundable_total_display, result.refundable_total_display)
+    return message
+
+
+def _de_minimis_to_proto(decision: DeMinimisDecision) -> customs_pb2.DeMinimisOutcome:
+    message = customs_pb2.DeMinimisOutcome(
+        rule_id=decision.rule_id or "",
+        duty=decision.duty.value,
+        import_tax_due=decision.import_tax_due,
+        tax_collected_at_sale=decision.tax_collected_at_sale,
+        basis=_rule_basis(decision.confirmed),
+        source=decision.source,
+        explanation=decision.explanation,
+    )
+    _set_money(message.flat_duty, decision.flat_duty)
+    return message
+
+
+def reclaim_assessment_to_proto(
+    assessment: ReclaimAssessment, case: ReclaimCase
+) -> customs_pb2.CalculateDutyReclaimResponse:
+    lines = case.import_entry.lines
+    line_ids = [line.line_id for line in lines]
+    results = {line.line_id: line for line in assessment.lines}
+    response = customs_pb2.CalculateDutyReclaimResponse(
+        lines=[_line_result_to_proto(line, results.get(line.line_id)) for line in lines],
+        total_refundable=[component_amount_to_proto(item) for item in assessment.refundable],
+        total_refundable_amount=money_to_proto(assessment.refundable_total),
+        regimes=[_regime_assessment_to_proto(regime, line_ids) for regime in assessment.regimes],
+        best_regime_id=assessment.best[0] if assessment.best else "",
+        best_regime_ids=list(assessment.best),
+        not_refundable=[
+            _non_refundable_to_proto(item)
+            for item in _in_request_order(line_ids, lambda n: n.line_id, assessment.not_refundable)
+        ],
+        forms=[reclaim_form_to_proto(form) for form in assessment.forms],
+        documents=list(assessment.documents),
+        proof_of_export=list(assessment.proof_of_export),
+        warnings=[reclaim_warning_to_proto(w) for w in assessment.warnings],
+        basis=_rule_basis(assessment.basis_confirmed),
+        unconfirmed_points=list(assessment.unconfirmed_points),
+        estimate=assessment.estimated,
+        market=assessment.market,
+        fx_source=assessment.fx_source,
+        import_currency=assessment.import_currency,
+        display_currency=assessment.display_currency,
+    )
+    _set_money(response.total_refundable_display_amount, assessment.refundable_total_display)
+    _set_date(response.filing_deadline, assessment.filing_deadline)
+    _set_date(response.fx_as_of, assessment.fx_as_of)
+    if assessment.de_minimis is not None:
+        response.de_minimis.CopyFrom(_de_minimis_to_proto(assessment.de_minimis))
+    return response
+
+
+# Reclaim claims ------------------------------------------------------------------------------------------
+
+
+def claim_status_to_proto(status: ClaimStatus) -> customs_pb2.ReclaimClaimStatus.ValueType:
+    return customs_pb2.ReclaimClaimStatus.Value(f"RECLAIM_CLAIM_STATUS_{status.name}")
+
+
+def claim_query_from_proto(
+    request: customs_pb2.ListReclaimClaimsRequest, merchant_id: str, violations: Violations
+) -> ClaimQuery:
+    statuses: set[ClaimStatus] = set()
+    for index, value in enumerate(request.statuses):
+        status = _CLAIM_STATUSES.get(value)
+        if status is None:
+            names = ", ".join(s.name for s in ClaimStatus)
+            violations.add(f"statuses[{index}]", f"unknown or unset status {value}; expected one of {names}")
+        else:
+            statuses.add(status)
+    order = _CLAIM_ORDERS.get(request.order_by)
+    if order is None:
+        violations.add(
+            "order_by", f"unknown value {request.order_by}; expected FILING_DEADLINE_ASC or CREATE_TIME_DESC"
+        )
+    return ClaimQuery(
+        merchant_id=merchant_id,
+        statuses=frozenset(statuses),
+        deadline_on_or_before=date_from_proto(request.deadline_before, "deadline_before", violations),
+        label_id=request.label_id.strip(),
+        order=order or ClaimOrder.FILING_DEADLINE,
+    )
+
+
+def _export_evidence_to_proto(item: RecordedEvidence) -> customs_pb2.ExportEvidence:
+    evidence = item.evidence
+    return customs_pb2.ExportEvidence(
+        milestone=customs_pb2.ExportMilestone.Value(f"EXPORT_MILESTONE_{evidence.milestone.name}"),
+        time=timestamp_to_proto(evidence.occurred_at),
+        country=evidence.country or "",
+        reference=evidence.reference,
+        tracking_cursor=item.cursor,
+    )
+
+
+def _audit_entry_to_proto(entry: AuditEntry) -> customs_pb2.ReclaimClaimEvent:
+    message = customs_pb2.ReclaimClaimEvent(
+        time=timestamp_to_proto(entry.at),
+        status=claim_status_to_proto(entry.status),
+        description=entry.description,
+        tracking_cursor=entry.tracking_cursor,
+        actor=entry.actor,
+    )
+    if entry.evidence is not None:
+        message.evidence.CopyFrom(_export_evidence_to_proto(entry.evidence))
+    return message
+
+
+def reclaim_claim_to_proto(claim: StoredClaim, regime: Regime | None) -> customs_pb2.ReclaimClaim:
+    """`regime`: the version the claim was decided under (None for a NOT_ELIGIBLE record)."""
+    message = customs_pb2.ReclaimClaim(
+        id=claim.id,
+        label_id=claim.label_id,
+        status=claim_status_to_proto(claim.status),
+        import_country=claim.import_country,
+        import_entry_number=claim.entry_number,
+        refundable_total=money_to_proto(claim.refundable_total),
+        refundable=[component_amount_to_proto(item) for item in claim.refundable],
+        estimate=claim.amounts_estimated,
+        basis=_rule_basis(claim.basis_confirmed),
+        audit_trail=[_audit_entry_to_proto(entry) for entry in claim.audit_trail],
+        create_time=timestamp_to_proto(claim.created_at),
+        update_time=timestamp_to_proto(claim.updated_at),
+        market=claim.market,
+        export_proven=claim.export_proven,
+        destination_country=claim.destination_country or "",
+        warnings=[reclaim_warning_to_proto(w) for w in claim.warnings],
+        unconfirmed_points=list(claim.unconfirmed_points),
+        filing_reference=claim.filing_reference,
+        evidence=[_export_evidence_to_proto(item) for item in claim.evidence],
+        return_reason=return_reason_to_proto(claim.return_reason),
+        condition=item_condition_to_proto(claim.item_condition),
+        skus=list(claim.skus),
+    )
+    if regime is not None:
+        message.regime.CopyFrom(reclaim_regime_to_proto(regime))
+        message.forms.extend(reclaim_form_to_proto(form) for form in regime.forms)
+    _set_date(message.filing_deadline, claim.filing_deadline)
+    _set_date(message.export_deadline, claim.export_deadline)
+    _set_date(message.export_date, claim.export_date)
+    _set_date(message.import_date, claim.import_date)
+    if claim.export_proven and claim.export_date is not None:
+        message.proof_of_export.CopyFrom(
+            customs_pb2.ProofOfExport(
+                kind=customs_pb2.PROOF_OF_EXPORT_KIND_CARRIER_TRACKING,
+                reference=claim.tracking_number,
+                date=date_to_proto(claim.export_date),
+            )
+        )
+    return message
+
+
+def reclaim_summary_to_proto(claims: Sequence[StoredClaim]) -> customs_pb2.DutyReclaimSummary | None:
+    """The label's view of its claims: the first claim (best regime of the first item group) in the
+    singular fields, every claim in the repeated ones. None when the label has no claim."""
+    if not claims:
+        return None
+    first = claims[0]
+    total = first.refundable_total
+    for claim in claims[1:]:
+        if claim.refundable_total.currency == total.currency:
+            total = total + claim.refundable_total
+    message = customs_pb2.DutyReclaimSummary(
+        claim_id=first.id,
+        status=claim_status_to_proto(first.status),
+        regime_id=first.regime_id or "",
+        refundable_total=money_to_proto(total),
+        estimate=any(claim.amounts_estimated for claim in claims),
+        claim_ids=[claim.id for claim in claims],
+        regime_ids=[claim.regime_id for claim in claims if claim.regime_id],
+    )
+    deadlines = [claim.filing_deadline for claim in claims if claim.filing_deadline is not None]
+    _set_date(message.filing_deadline, min(deadlines, default=None))
     return message

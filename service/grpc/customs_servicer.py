@@ -1,7 +1,10 @@
-"""CustomsService: HS code lookup and search, and customs declaration previews.
+"""CustomsService: HS code lookup and search, customs declaration previews, duty reclaim calculations and
+the merchant's reclaim claims.
 
-CalculateDutyReclaim and ListReclaimClaims belong to the reclaim servicer; registration answers
-UNIMPLEMENTED for them until it lands.
+CalculateDutyReclaim maps the request to a ReclaimCase (every bad field reported with its request path),
+calculates with the rules loaded at start-up and answers per line in request order; a `label_id` supplies
+the export date (and, once tracking evidenced it, the proof) recorded with that label's claims.
+ListReclaimClaims lists claims by status and deadline (service/reclaim/listing.py).
 
 Errors: a malformed HS code is INVALID_ARGUMENT (field `code`, reason HS_CODE_INVALID), a well-formed code
 absent from the edition NOT_FOUND (HS_CODE_NOT_FOUND), a date whose edition is not shipped
@@ -34,6 +37,7 @@ from customs.hs import (
     search_hs_codes,
 )
 from customs.hs.search import search_index
+from customs.reclaim import ProofOfExport, ProofOfExportKind
 from service.auth import current_merchant
 from service.customs_declarations import (
     CustomsDeclarations,
@@ -41,9 +45,10 @@ from service.customs_declarations import (
     DeclarationPreview,
     ReturnForCustoms,
 )
-from service.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from service.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Unimplemented
 from service.grpc import convert
 from service.grpc.convert import Violations
+from service.reclaim import Reclaim
 
 DEFAULT_PAGE_SIZE = 20
 _PAGE_TOKEN_VERSION = "h1"
@@ -153,10 +158,15 @@ def _preview_to_proto(
 
 class CustomsServicer:
     def __init__(
-        self, declarations: CustomsDeclarations, *, today: Callable[[], dt.date] = utc_today
+        self,
+        declarations: CustomsDeclarations,
+        *,
+        today: Callable[[], dt.date] = utc_today,
+        reclaim: Reclaim | None = None,
     ) -> None:
         self._declarations = declarations
         self._today = today
+        self._reclaim = reclaim
 
     def start_warming(self) -> asyncio.Task[None]:
         """Build the HS search index off the event loop, so start-up does not wait for it."""
@@ -238,3 +248,61 @@ class CustomsServicer:
         )
         preview = self._declarations.preview(shipment, options, violations.items)
         return _preview_to_proto(preview, self._declarations.certification_statement)
+
+    def _reclaim_capability(self) -> Reclaim:
+        if self._reclaim is None:
+            raise Unimplemented("duty reclaim is not configured on this server")
+        return self._reclaim
+
+    async def _label_export(
+        self, reclaim: Reclaim, merchant_id: str, label_id: str
+    ) -> tuple[dt.date | None, ProofOfExport | None]:
+        """The export date recorded with a label's claims, with tracking proof once evidenced."""
+        claims = await reclaim.claims.claims_of_label(merchant_id, label_id)
+        if not claims:
+            raise NotFound("reclaim record of return label", label_id)
+        proven = next((c for c in claims if c.export_proven and c.export_date is not None), None)
+        if proven is not None and proven.export_date is not None:
+            proof = ProofOfExport(
+                ProofOfExportKind.CARRIER_TRACKING, proven.tracking_number, proven.export_date
+            )
+            return proven.export_date, proof
+        return claims[0].export_date, None
+
+    async def CalculateDutyReclaim(
+        self, request: customs_pb2.CalculateDutyReclaimRequest, context: object
+    ) -> customs_pb2.CalculateDutyReclaimResponse:
+        merchant_id = current_merchant()
+        reclaim = self._reclaim_capability()
+        export_date, proof = None, None
+        if request.label_id.strip():
+            export_date, proof = await self._label_export(reclaim, merchant_id, request.label_id.strip())
+        violations = Violations()
+        display_currency = convert.reclaim_display_currency(request, violations)
+        case = convert.reclaim_case_from_proto(
+            request, violations, today=self._today(), export_date=export_date, proof_of_export=proof
+        )
+        violations.raise_if_any()
+        assert case is not None
+        assessment = reclaim.calculator.calculate(case, display_currency)
+        return convert.reclaim_assessment_to_proto(assessment, case)
+
+    async def ListReclaimClaims(
+        self, request: customs_pb2.ListReclaimClaimsRequest, context: object
+    ) -> customs_pb2.ListReclaimClaimsResponse:
+        merchant_id = current_merchant()
+        reclaim = self._reclaim_capability()
+        violations = Violations()
+        query = convert.claim_query_from_proto(request, merchant_id, violations)
+        violations.raise_if_any()
+        listing = await reclaim.lister.list_claims(query, request.page_size, request.page_token)
+        return customs_pb2.ListReclaimClaimsResponse(
+            claims=[
+                convert.reclaim_claim_to_proto(
+                    claim,
+                    reclaim.calculator.regime(claim.regime_id, claim.rules_date) if claim.regime_id else None,
+                )
+                for claim in listing.claims
+            ],
+            next_page_token=listing.next_page_token,
+        )
