@@ -24,7 +24,17 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from rich.console import Console
 from rich.table import Table
 
-from backhaul.v1 import common_pb2, customs_pb2, customs_pb2_grpc, rates_pb2, rates_pb2_grpc
+from backhaul.v1 import (
+    common_pb2,
+    customs_pb2,
+    customs_pb2_grpc,
+    labels_pb2,
+    labels_pb2_grpc,
+    rates_pb2,
+    rates_pb2_grpc,
+    tracking_pb2,
+    tracking_pb2_grpc,
+)
 from service.app import build_application
 from service.config import Settings
 from service.grpc import convert
@@ -360,12 +370,94 @@ async def show_quote_from_canada(client: DemoClient, console: Console) -> None:
     await _quote(client, console, canadian_customer_return(dt.datetime.now(dt.UTC).date()))
 
 
+def _scan(number: str, at: dt.datetime, code: str, description: str) -> tracking_pb2.PartnerTrackingEvent:
+    scan = tracking_pb2.PartnerTrackingEvent(tracking_number=number, code=code, description=description)
+    scan.occurred_at.FromDatetime(at)
+    return scan
+
+
+async def show_tracking(client: DemoClient, console: Console) -> None:
+    """Buy a rate-card label, watch its stream with the customer's token while the partner pushes scans."""
+    request = german_customer_return(dt.datetime.now(dt.UTC).date())
+    quotes = await rates_pb2_grpc.RatesServiceStub(client.channel).QuoteReturn(
+        request, metadata=client.metadata, timeout=5
+    )
+    quote = next(q for q in quotes.quotes if q.carrier.provider == "ratecard")
+    bought = await labels_pb2_grpc.LabelsServiceStub(client.channel).CreateReturnLabel(
+        labels_pb2.CreateReturnLabelRequest(
+            idempotency_key="demo-tracking",
+            shipment=common_pb2.ReturnShipment.FromString(request.SerializeToString()),
+            quote_token=quote.quote_token,
+        ),
+        metadata=client.metadata,
+        timeout=10,
+    )
+    label = bought.label
+    console.print(
+        f"Label {label.id} bought from {label.carrier.name}: tracking number "
+        f"[bold]{label.tracking_number}[/]. The customer's app streams it with the label's tracking token; "
+        "the partner pushes its scans."
+    )
+    tracking = tracking_pb2_grpc.TrackingServiceStub(client.channel)
+    token = (("authorization", f"Bearer {label.tracking_token}"),)
+    stream = tracking.SubscribeTracking(
+        tracking_pb2.SubscribeTrackingRequest(resume_after_cursor=0), metadata=token
+    )
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    scans = [
+        _scan(label.tracking_number, start, "EMA", "handed in at a Packstation, Berlin"),
+        _scan(label.tracking_number, start + dt.timedelta(hours=5), "EMC", "left the Berlin parcel centre"),
+        _scan(
+            label.tracking_number, start + dt.timedelta(hours=30), "EMI", "delivered to the Venlo returns hub"
+        ),
+        _scan(label.tracking_number, start + dt.timedelta(hours=52), "HUB_RELEASED", "inspected, released"),
+    ]
+    push = tracking_pb2.IngestTrackingEventsRequest(carrier_account_id=label.carrier.account_id, events=scans)
+    first = await tracking.IngestTrackingEvents(push, metadata=client.metadata, timeout=5)
+    again = await tracking.IngestTrackingEvents(push, metadata=client.metadata, timeout=5)
+    console.print(
+        f"Partner push: {first.accepted_count} accepted; the same push again: "
+        f"{again.accepted_count} accepted, {again.duplicate_count} duplicates (nothing stored twice)."
+    )
+    table = Table("cursor", "occurred", "status", "code", "milestone reached", title="The customer's stream")
+    events = 0
+    async for message in stream:
+        if message.WhichOneof("kind") == "replay_complete":
+            table.caption = f"replay complete at cursor {message.replay_complete.last_cursor}"
+            continue
+        event = message.event
+        if message.WhichOneof("kind") != "event":
+            continue
+        table.add_row(
+            str(event.cursor),
+            event.occurred_at.ToDatetime().strftime("%a %H:%M"),
+            tracking_pb2.TrackingStatus.Name(event.status).removeprefix("TRACKING_STATUS_").lower(),
+            event.code,
+            tracking_pb2.ReturnMilestone.Name(event.milestone).removeprefix("RETURN_MILESTONE_").lower()
+            if event.milestone
+            else "",
+        )
+        events += 1
+        if event.code == "HUB_RELEASED":
+            break
+    stream.cancel()
+    console.print(table)
+    state = (await tracking.GetTracking(tracking_pb2.GetTrackingRequest(), metadata=token, timeout=5)).state
+    refund = state.expected_refund_date
+    console.print(
+        f"GetTracking with the token: status [bold]{tracking_pb2.TrackingStatus.Name(state.status)}[/], "
+        f"{sum(m.reached for m in state.milestones)} of 4 milestones reached, expected refund by "
+        f"[bold]{refund.year:04d}-{refund.month:02d}-{refund.day:02d}[/] ({events} events streamed)."
+    )
+
+
 STEPS: tuple[tuple[str, DemoStep], ...] = (
     ("The server", show_health_and_services),
     ("Authentication", show_authentication),
     ("Customs: HS codes and a return's declaration", show_customs),
     ("Quoting a return from Germany", show_quote_from_germany),
     ("Quoting a return from Canada", show_quote_from_canada),
+    ("Tracking a return: label, partner scans, the customer's stream", show_tracking),
 )
 
 

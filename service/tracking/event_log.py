@@ -247,13 +247,16 @@ def _save_states(connection: Connection, states: dict[str, _ShipmentState]) -> N
 
 
 def _advance(state: _ShipmentState, event: TrackingEvent, milestone: ReturnMilestone | None) -> None:
-    """The parcel's state is its latest event by event time (a late-arriving old scan does not rewind it)."""
+    """The parcel's state is its latest event by event time (a late-arriving old scan does not rewind it)
+    whose status is known."""
     if milestone is not None:
         state.milestone = milestone
         state.changed = True
     if state.last_event_at is None or event.occurred_at >= state.last_event_at:
-        state.status = event.status.value
-        state.substatus = event.substatus
+        # A scan the carrier's table could not map says nothing about where the parcel is.
+        if event.status is not TrackingStatus.UNKNOWN or state.status == TrackingStatus.UNKNOWN.value:
+            state.status = event.status.value
+            state.substatus = event.substatus
         state.last_event_at = event.occurred_at
         state.changed = True
 

@@ -157,6 +157,11 @@ async def test_parcel_state_follows_the_latest_event_time_and_stops_polling_when
         START + dt.timedelta(hours=2),
     )
     assert found.next_poll_at is None
+    # A later scan the carrier's table could not map moves the clock, not the status.
+    await log.append([_pending(parcel, S.UNKNOWN, 180, code="??")])
+    later = await registry.find("acme", tracking_number="SB2")
+    assert later is not None
+    assert (later.status, later.last_event_at) == (S.DELIVERED, START + dt.timedelta(hours=3))
 
 
 async def test_a_failed_append_consumes_no_cursor(database: Database, log: EventLog) -> None:
