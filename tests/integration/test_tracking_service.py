@@ -81,8 +81,8 @@ async def running(
 ) -> AsyncIterator[Running]:
     for name, value in CARRIER_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
-    async for value in _running(tmp_path, database_url):
-        yield value
+    async for started in _running(tmp_path, database_url):
+        yield started
 
 
 @pytest.fixture
@@ -91,8 +91,8 @@ async def small_queues(
 ) -> AsyncIterator[Running]:
     for name, value in CARRIER_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
-    async for value in _running(tmp_path, sqlite_url, tracking_subscriber_queue="5"):
-        yield value
+    async for started in _running(tmp_path, sqlite_url, tracking_subscriber_queue="5"):
+        yield started
 
 
 def _tracking(running: Running):  # type: ignore[no-untyped-def]
@@ -404,17 +404,17 @@ async def test_a_slow_subscriber_reads_from_the_store_and_never_slows_the_others
             MERCHANT, "tulip-parcel", [_scan(shipment.tracking_number, hour)]
         )
         cursors.append(result.cursor)
-        received_fast.append((await asyncio.wait_for(anext(fast), 5)).cursor)  # type: ignore[union-attr]
+        received_fast.append((await asyncio.wait_for(anext(fast), 5)).cursor)
     assert received_fast == cursors
     assert tracking.fanout.max_lag_seconds() > 0  # the slow stream is behind and knows it
 
-    received_slow = [(await asyncio.wait_for(anext(slow), 5)).cursor for _ in cursors]  # type: ignore[union-attr]
+    received_slow = [(await asyncio.wait_for(anext(slow), 5)).cursor for _ in cursors]
     assert received_slow == cursors
     (late,) = await tracking.ingestion.ingest_partner_scans(
         MERCHANT, "tulip-parcel", [_scan(shipment.tracking_number, 99)]
     )
-    assert (await asyncio.wait_for(anext(slow), 5)).cursor == late.cursor  # type: ignore[union-attr]
-    assert (await asyncio.wait_for(anext(fast), 5)).cursor == late.cursor  # type: ignore[union-attr]
+    assert (await asyncio.wait_for(anext(slow), 5)).cursor == late.cursor
+    assert (await asyncio.wait_for(anext(fast), 5)).cursor == late.cursor
     assert tracking.fanout.max_lag_seconds() == 0  # caught up, and live again
     await slow.aclose()
     await fast.aclose()

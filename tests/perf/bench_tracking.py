@@ -115,7 +115,9 @@ class BaselineTracking:
             for queue in (*self._by_label.get(label, ()), *self._everything):
                 queue.put_nowait(message)
             results.append(
-                tracking_pb2.IngestedEventResult(outcome=tracking_pb2.INGEST_OUTCOME_ACCEPTED, cursor=self._cursor)
+                tracking_pb2.IngestedEventResult(
+                    outcome=tracking_pb2.INGEST_OUTCOME_ACCEPTED, cursor=self._cursor
+                )
             )
         return tracking_pb2.IngestTrackingEventsResponse(accepted_count=len(results), results=results)
 
@@ -225,7 +227,9 @@ class Client:
                 )
                 credential = plan.tokens[subscriber.label]
             else:
-                request = tracking_pb2.SubscribeTrackingRequest(merchant=tracking_pb2.TrackingMerchantFilter())
+                request = tracking_pb2.SubscribeTrackingRequest(
+                    merchant=tracking_pb2.TrackingMerchantFilter()
+                )
                 credential = plan.api_key
             call = stub.SubscribeTracking(request, metadata=self._metadata(credential))
             self.calls.append(call)
@@ -374,7 +378,7 @@ class Client:
             call.cancel()
         await asyncio.gather(*self.receivers, return_exceptions=True)
         for channel in self.channels:
-            await channel.close()
+            await channel.close(None)
 
 
 async def _client_main(plan: Plan) -> dict[str, Any]:
@@ -453,7 +457,9 @@ async def _serve_and_measure(args: argparse.Namespace) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         try:
             measured = await loop.run_in_executor(
-                None, _run_client, Plan(target=f"127.0.0.1:{ports.grpc}", api_key=api_key, tokens=tokens, **common)
+                None,
+                _run_client,
+                Plan(target=f"127.0.0.1:{ports.grpc}", api_key=api_key, tokens=tokens, **common),
             )
             # Fixed-rate comparisons use the baseline at the same rate; --find-max compares the maxima.
             base = await loop.run_in_executor(
@@ -486,9 +492,13 @@ def _summary(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]
             if base["max_events_per_s"]
             else None,
             at_max=at_max,
-            levels=[{k: round(v, 1) if isinstance(v, float) else v for k, v in lvl.items()} for lvl in ours["levels"]],
+            levels=[
+                {k: round(v, 1) if isinstance(v, float) else v for k, v in lvl.items()}
+                for lvl in ours["levels"]
+            ],
             baseline_levels=[
-                {k: round(v, 1) if isinstance(v, float) else v for k, v in lvl.items()} for lvl in base["levels"]
+                {k: round(v, 1) if isinstance(v, float) else v for k, v in lvl.items()}
+                for lvl in base["levels"]
             ],
         )
         return summary
@@ -514,13 +524,23 @@ def _summary(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--subscribers", type=int, default=1000, help="per-label subscribers (one label each)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--subscribers", type=int, default=1000, help="per-label subscribers (one label each)"
+    )
     parser.add_argument("--merchant-subscribers", type=int, default=2)
-    parser.add_argument("--rate", type=float, default=1000.0, help="events/s ingested (start rate with --find-max)")
+    parser.add_argument(
+        "--rate", type=float, default=1000.0, help="events/s ingested (start rate with --find-max)"
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per rate")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each measurement")
-    parser.add_argument("--batch-interval-ms", type=float, default=10.0, help="one IngestTrackingEvents per interval")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="unmeasured seconds before each measurement"
+    )
+    parser.add_argument(
+        "--batch-interval-ms", type=float, default=10.0, help="one IngestTrackingEvents per interval"
+    )
     parser.add_argument("--find-max", action="store_true")
     parser.add_argument("--max-p99-ms", type=float, default=100.0)
     parser.add_argument("--database-url", default="", help="default: SQLite in a temporary directory")

@@ -51,7 +51,7 @@ def test_a_token_streams_its_own_label_only() -> None:
     assert stream_selection(TOKEN, label_ids=["lbl_1"]).label_ids == {"lbl_1"}
     for request in ({"label_ids": ["lbl_2"]}, {"tracking_numbers": ["X"]}, {"whole_merchant": True}):
         with pytest.raises(PermissionDenied):
-            stream_selection(TOKEN, **request)  # type: ignore[arg-type]
+            stream_selection(TOKEN, **request)
 
 
 def test_a_merchant_picks_labels_numbers_or_everything_of_its_own() -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carriers.tracking import ExceptionReason, TrackingStatus
+from carriers.tracking import ExceptionReason, TrackingEvent, TrackingStatus
 from service.tracking.milestones import (
     JOURNEY,
     MilestoneRules,
@@ -22,7 +22,7 @@ RULES = MilestoneRules(frozenset({"HUB_RELEASED"}))
 S = TrackingStatus
 
 
-def _numbered(*events):  # type: ignore[no-untyped-def]
+def _numbered(*events: TrackingEvent) -> list[tuple[int, TrackingEvent]]:
     return list(enumerate(events, start=1))
 
 
