@@ -27,6 +27,7 @@ from service.quoting.hubs import load_hubs
 from service.quoting.policy import load_return_policies
 from service.quoting.token import QuoteTokenSigner
 from service.quoting.use_case import QuoteReturns, QuotingSettings
+from service.reclaim import Reclaim, load_reclaim_rules, open_reclaim
 from service.storage.engine import Database, create_database
 from service.storage.schema import upgrade_database
 from service.storage.tenancy import Tenancy
@@ -77,12 +78,16 @@ class Application:
     tracking: Tracking | None = None
     # Return labels; reconciles interrupted purchases at start and then periodically.
     labels: Labels | None = None
+    # Duty reclaim: the calculator and the claims, which follow the tracking log for export evidence.
+    reclaim: Reclaim | None = None
 
     async def close(self) -> None:
         if self.hs_search_warmup is not None:
             await self.hs_search_warmup
         if self.labels is not None:
             await self.labels.close()  # purchases in flight record their outcome first
+        if self.reclaim is not None:
+            await self.reclaim.close()
         if self.tracking is not None:
             await self.tracking.close()
         if self.bus is not None:
@@ -105,12 +110,13 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
         carrier_account_ids=[account.id for account in load_accounts(settings.carriers_file)],
         certification_statement=CERTIFICATION,
     )
-    customs = CustomsServicer(declarations)
     carriers = build_carriers(load_accounts(settings.carriers_file), os.environ)
     # Rate-card S10 numbers come from the database, so they never repeat across restarts and replicas.
     use_durable_serials(carriers, DatabaseSerialAllocator(database))
     bus = await open_bus(settings.bus_url)
     tracking = await open_tracking(settings, database, bus, carriers.adapters, metrics)
+    reclaim = await open_reclaim(database, bus, load_reclaim_rules(), fx)
+    customs = CustomsServicer(declarations, reclaim=reclaim)
     carrier_telemetry = CarrierTelemetry(metrics)
     carrier_calls = {
         account_id: ResilientCarrier(
@@ -147,6 +153,7 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
         quote_tokens=quote_tokens,
         tracking=tracking.ingestion,
         tracking_tokens=tracking.tokens,
+        reclaim=reclaim.labels,
     )
     return Application(
         settings=settings,
@@ -168,4 +175,5 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
         bus=bus,
         tracking=tracking,
         labels=labels,
+        reclaim=reclaim,
     )

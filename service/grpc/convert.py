@@ -1135,9 +1135,11 @@ def _reclaim_line_from_proto(
     message: customs_pb2.ReclaimEntryLine, index: int, violations: Violations, paths: dict[str, str]
 ) -> EntryLine | None:
     path = f"lines[{index}]"
+    customs_value = optional_money(
+        message.customs_value, message.HasField("customs_value"), join(path, "customs_value"), violations
+    )
     if not message.HasField("customs_value"):
         violations.add(join(path, "customs_value"), "required")
-    customs_value = money_from_proto(message.customs_value, join(path, "customs_value"), violations)
     paid = _charges_from_proto(
         message.paid, join(path, "paid"), violations, paths, f"import_entry.{path}.paid"
     )

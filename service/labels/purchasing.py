@@ -52,6 +52,7 @@ from service.labels.model import LabelFailure, LabelRecord, LabelState
 from service.labels.paperwork import LabelPaperwork, carrier_label_draft
 from service.labels.planning import PreparedPurchase, PurchasePlanner
 from service.labels.repository import LabelRepository
+from service.reclaim.label_estimates import LabelReturn
 from service.tracking.milestones import ReturnRoute
 
 _log = logging.getLogger(__name__)
@@ -84,6 +85,13 @@ class ParcelRegistry(Protocol):
     ) -> object: ...
 
 
+class ReclaimRecorder(Protocol):
+    """Duty reclaim's estimate for a cross-border label (service.reclaim.label_estimates.LabelEstimates);
+    it never raises."""
+
+    async def record_label_estimate(self, label: LabelReturn) -> object: ...
+
+
 def carrier_key(record: LabelRecord) -> str:
     """The idempotency key the carrier sees: one per purchase attempt of a label."""
     return f"{record.id}.{record.attempt}"
@@ -103,6 +111,7 @@ class LabelPurchaser:
         label_files: LabelFiles,
         tracking: ParcelRegistry | None,
         clock: Callable[[], dt.datetime],
+        reclaim: ReclaimRecorder | None = None,
         budget_seconds: float,
         render_executor: Executor | None = None,
         loop_clock: Callable[[], float] = loop_time,
@@ -112,6 +121,7 @@ class LabelPurchaser:
         self._paperwork = paperwork
         self._label_files = label_files
         self._tracking = tracking
+        self._reclaim = reclaim
         self._clock = clock
         self._budget = budget_seconds
         # Rendering is CPU work: off the event loop, on one thread (reportlab keeps module-level state).
@@ -259,6 +269,16 @@ class LabelPurchaser:
         await self.register_tracking(
             record.id, record.merchant_id, record.plan.carrier_account_id, purchased.tracking_number, route
         )
+        if self._reclaim is not None and plan.cross_border:
+            await self._reclaim.record_label_estimate(
+                LabelReturn(
+                    record.merchant_id,
+                    record.id,
+                    prepared.shipment,
+                    plan.purchase_date,
+                    purchased.tracking_number,
+                )
+            )
 
     async def register_tracking(
         self, label_id: str, merchant_id: str, account_id: str, tracking_number: str, route: ReturnRoute

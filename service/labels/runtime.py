@@ -17,7 +17,7 @@ from service.customs_declarations import CustomsDeclarations
 from service.labels.label_files import HttpLabelFiles, LabelFiles
 from service.labels.paperwork import LabelPaperwork
 from service.labels.planning import PurchasePlanner
-from service.labels.purchasing import LabelPurchaser, ParcelRegistry
+from service.labels.purchasing import LabelPurchaser, ParcelRegistry, ReclaimRecorder
 from service.labels.reconciliation import LabelReconciler, ReconciliationReport
 from service.labels.repository import LabelRepository
 from service.labels.use_case import LabelSettings, ReturnLabels, TrackingTokenIssuer
@@ -70,6 +70,7 @@ async def open_labels(
     quote_tokens: QuoteTokenSigner,
     tracking: ParcelRegistry | None,
     tracking_tokens: TrackingTokenIssuer,
+    reclaim: ReclaimRecorder | None = None,
     clock: Callable[[], dt.datetime] = _utc_now,
     reconcile: bool = True,
 ) -> Labels:
@@ -85,6 +86,7 @@ async def open_labels(
         paperwork=LabelPaperwork(policies=policies, tracking_page_url=config.tracking_page_url),
         label_files=label_files,
         tracking=tracking,
+        reclaim=reclaim,
         clock=clock,
         budget_seconds=config.purchase_budget_seconds,
         render_executor=executor,

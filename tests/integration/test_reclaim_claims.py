@@ -24,10 +24,13 @@ from customs.reclaim import ClaimStatus, WarningCode
 from service.auth import Principal, bind_principal, reset_principal
 from service.bus.memory import InProcessBus
 from service.config import default_data_file
+from service.customs_declarations import CustomsDeclarations
+from service.documents.customs_documents import CERTIFICATION
 from service.errors import NotFound
 from service.grpc.convert import date_to_proto, money_to_proto
 from service.grpc.customs_servicer import CustomsServicer
 from service.quoting.fx import load_fx_table
+from service.quoting.hubs import load_hubs
 from service.reclaim import LabelReturn, Reclaim, load_reclaim_rules, open_reclaim
 from service.reclaim.model import EXPIRY_ACTOR, TRACKING_ACTOR, StoredClaim, label_actor
 from service.reclaim.tables import ReclaimClaimEventRow
@@ -43,6 +46,12 @@ from service.tracking.shipments import ShipmentRegistry
 S = TrackingStatus
 RULES = load_reclaim_rules()
 FX = load_fx_table(default_data_file("fx_rates.toml"))
+DECLARATIONS = CustomsDeclarations(
+    fx=FX,
+    hubs=load_hubs(default_data_file("hubs.toml")),
+    carrier_account_ids=[],
+    certification_statement=CERTIFICATION,
+)
 NOW = dt.datetime(2026, 4, 1, 8, 0, tzinfo=dt.UTC)
 RECLAIM_TABLES = {"reclaim_claims", "reclaim_claim_events", "reclaim_tracking_position"}
 
@@ -187,6 +196,10 @@ def day(text: str, hour: int = 10) -> dt.datetime:
     return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(hour), tzinfo=dt.UTC)
 
 
+def customs_servicer(reclaim: Reclaim) -> CustomsServicer:
+    return CustomsServicer(DECLARATIONS, reclaim=reclaim)
+
+
 async def audit_rows(database: Database, claim_id: str) -> list[ReclaimClaimEventRow]:
     async with database.sessions() as session:
         rows = await session.scalars(
@@ -278,7 +291,7 @@ async def test_claims_are_listed_nearest_deadline_first_in_pages_and_by_status(
     parcel = await register(database, "lbl_de")
     await log_scans(database, parcel, (S.IN_TRANSIT, "GB", day("2026-04-03")))
     await reclaim.evidence.catch_up()
-    servicer = CustomsServicer(None, reclaim=reclaim)
+    servicer = customs_servicer(reclaim)
 
     response = await servicer.ListReclaimClaims(customs_pb2.ListReclaimClaimsRequest(), None)
     listed = [(c.label_id, c.status, c.filing_deadline.year) for c in response.claims]
@@ -343,7 +356,7 @@ async def test_listing_expires_the_merchants_overdue_claims_first(
 ) -> None:
     await reclaim.labels.record_label_estimate(label_de("lbl_de"))
     clock.now = day("2027-06-01")
-    servicer = CustomsServicer(None, reclaim=reclaim)
+    servicer = customs_servicer(reclaim)
     response = await servicer.ListReclaimClaims(customs_pb2.ListReclaimClaimsRequest(), None)
     (claim,) = response.claims
     assert claim.status == customs_pb2.RECLAIM_CLAIM_STATUS_EXPIRED
@@ -360,7 +373,7 @@ async def test_claims_are_scoped_to_their_merchant(database: Database, reclaim: 
     assert claim.status is ClaimStatus.ESTIMATED
     assert await claims_of(reclaim, "lbl_1", merchant="globex") == []
 
-    servicer = CustomsServicer(None, reclaim=reclaim)
+    servicer = customs_servicer(reclaim)
     token = bind_principal(Principal("globex"))
     try:
         response = await servicer.ListReclaimClaims(customs_pb2.ListReclaimClaimsRequest(), None)
@@ -420,7 +433,7 @@ async def test_the_calculation_takes_the_export_date_and_proof_from_the_label(
     parcel = await register(database, "lbl_de")
     await log_scans(database, parcel, (S.IN_TRANSIT, "GB", day("2026-04-03")))
     await reclaim.evidence.catch_up()
-    servicer = CustomsServicer(None, reclaim=reclaim)
+    servicer = customs_servicer(reclaim)
     request = customs_pb2.CalculateDutyReclaimRequest(
         import_country="DE",
         import_date=date_to_proto(dt.date(2026, 3, 1)),
