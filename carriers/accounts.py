@@ -13,7 +13,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from carriers.datafile import DataTable, read_toml
+from customs.datafile import DataTable, read_toml
 
 _ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ACCOUNT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")

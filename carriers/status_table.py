@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from carriers.datafile import DataTable, read_toml
 from carriers.tracking import ExceptionReason, TrackingStatus
+from customs.datafile import DataTable, read_toml
 
 ANY = "*"
 

@@ -16,8 +16,9 @@ from enum import StrEnum
 from functools import cache
 from importlib.resources import files
 
+from customs.datafile import DataFileError, DataTable, parse_toml
 from customs.money import CurrencyMismatch, Money
-from customs.tariffs import RuleDataError, RuleRecord, customs_territory, parse_rule_toml, tariff_digits
+from customs.tariffs import customs_territory, tariff_digits
 
 
 class ImportChannel(StrEnum):
@@ -225,52 +226,50 @@ _RULE_FIELDS = {
 
 def parse_de_minimis(text: str, file: str) -> tuple[DeMinimisRule, ...]:
     """Rules of one market file; errors name the file and the field."""
-    root = parse_rule_toml(text, file)
-    root.check_keys({"market", "currency", "rules"})
+    root = parse_toml(text, file, exact_decimals=True)
+    root.reject_unknown({"market", "currency", "rules"})
     market = root.text("market")
     currency = root.currency("currency")
     rules: list[DeMinimisRule] = []
-    for table in root.records("rules"):
-        table.check_keys(_RULE_FIELDS)
+    for table in root.tables("rules"):
+        table.reject_unknown(_RULE_FIELDS)
         rule = DeMinimisRule(
             id=table.text("id"),
             market=market,
             currency=currency,
-            effective_from=table.day("effective_from"),
-            effective_to=table.optional_day("effective_to"),
-            bands=tuple(_band(band, currency) for band in table.records("bands")),
+            effective_from=table.date("effective_from"),
+            effective_to=table.date("effective_to", required=False),
+            bands=tuple(_band(band, currency) for band in table.tables("bands")),
             excluded_origins=table.countries("excluded_origins"),
-            flat_duty=_flat_duty(table.record("flat_duty"), currency) if table.has("flat_duty") else None,
-            seller_collection=(
-                table.choice("seller_collection", SellerCollection)
-                if table.has("seller_collection")
-                else SellerCollection.NONE
+            flat_duty=_flat_duty(table.table("flat_duty"), currency) if "flat_duty" in table else None,
+            seller_collection=table.choice("seller_collection", SellerCollection, SellerCollection.NONE),
+            seller_collects_up_to=(
+                table.money("seller_collects_up_to", currency) if "seller_collects_up_to" in table else None
             ),
-            seller_collects_up_to=table.optional_money("seller_collects_up_to", currency),
             source=table.text("source"),
-            url=table.optional_text("url"),
+            url=table.text("url", ""),
             confirmed=table.flag("confirmed", False),
-            note=table.optional_text("note"),
+            note=table.text("note", ""),
         )
         _check_rule(rule, table, rules)
         rules.append(rule)
     if not rules:
-        raise RuleDataError(file, "rules", "at least one rule is required")
+        raise DataFileError(file, "rules", "at least one rule is required")
     return tuple(rules)
 
 
-def _band(table: RuleRecord, currency: str) -> DeMinimisBand:
-    table.check_keys({"channel", "shipped_from", "duty_free_up_to", "tax_free_up_to"})
+def _band(table: DataTable, currency: str) -> DeMinimisBand:
+    table.reject_unknown({"channel", "shipped_from", "duty_free_up_to", "tax_free_up_to"})
     return DeMinimisBand(
-        channel=table.choice("channel", ImportChannel) if table.has("channel") else None,
+        channel=table.choice("channel", ImportChannel) if "channel" in table else None,
         shipped_from=table.countries("shipped_from"),
-        duty_free_up_to=table.optional_money("duty_free_up_to", currency),
-        tax_free_up_to=table.optional_money("tax_free_up_to", currency),
+        duty_free_up_to=table.money("duty_free_up_to", currency) if "duty_free_up_to" in table else None,
+        tax_free_up_to=table.money("tax_free_up_to", currency) if "tax_free_up_to" in table else None,
     )
 
 
-def _flat_duty(table: RuleRecord, currency: str) -> FlatDuty:
-    table.check_keys(
+def _flat_duty(table: DataTable, currency: str) -> FlatDuty:
+    table.reject_unknown(
         {
             "per_distinct_subheading",
             "up_to",
@@ -289,11 +288,11 @@ def _flat_duty(table: RuleRecord, currency: str) -> FlatDuty:
         subheading_digits=digits,
         requires_seller_collection=table.flag("requires_seller_collection", False),
         confirmed=table.flag("confirmed", False),
-        note=table.optional_text("note"),
+        note=table.text("note", ""),
     )
 
 
-def _check_rule(rule: DeMinimisRule, table: RuleRecord, earlier: list[DeMinimisRule]) -> None:
+def _check_rule(rule: DeMinimisRule, table: DataTable, earlier: list[DeMinimisRule]) -> None:
     if rule.effective_to is not None and rule.effective_to < rule.effective_from:
         raise table.error("effective_to", "is before effective_from")
     if rule.seller_collection is not SellerCollection.NONE and rule.seller_collects_up_to is None:

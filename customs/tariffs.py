@@ -2,256 +2,23 @@
 
 The rates are for estimates only: every row carries its source, the as-of date of the schedule it reflects and
 whether the figure was checked against that source, and results built from them must say they are estimates.
-
-This module also holds the small reader the customs rule loaders share (tariffs, de minimis, reclaim regimes),
-so that every data error names the file and the field: `reclaim/us_1313j1.toml: refunds[1].percent: ...`.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import tomllib
-from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
+from decimal import Decimal
 from functools import cache
 from importlib.resources import files
-from typing import TypeVar
 
-from customs.countries import UnknownCountry, validate_country
+from customs.countries import validate_country
+from customs.datafile import csv_rows, parse_toml
 from customs.hs import normalize_hs_digits
-from customs.money import Money, UnknownCurrency, validate_currency
-
-E = TypeVar("E", bound=StrEnum)
+from customs.money import Money
 
 TARIFF_NUMBER_LENGTHS = (6, 8, 9, 10)
 _RATE_PREFIX_LENGTHS = (4, 6, 8, 10)  # a duty row may cover a whole heading
-
-
-class RuleDataError(ValueError):
-    """A packaged rule or rate file is invalid; the message names the file and the field."""
-
-    def __init__(self, file: str, field: str, message: str) -> None:
-        super().__init__(f"{file}: {field}: {message}" if field else f"{file}: {message}")
-        self.file = file
-        self.field = field
-        self.message = message
-
-
-class RuleRecord:
-    """One table of a rule file (a TOML table or a CSV row) being validated field by field.
-
-    TOML values arrive typed (dates, Decimals when parsed with `parse_rule_toml`); CSV values arrive as text,
-    so every getter also accepts the text form.
-    """
-
-    def __init__(self, data: Mapping[str, object], file: str, path: str = "", joiner: str = ".") -> None:
-        self._data = data
-        self.file = file
-        self.path = path
-        self.joiner = joiner  # between the path and a field: "." in TOML tables, ": " after a CSV row
-
-    def field_path(self, key: str) -> str:
-        return f"{self.path}{self.joiner}{key}" if self.path else key
-
-    def error(self, key: str, message: str) -> RuleDataError:
-        return RuleDataError(self.file, self.field_path(key) if key else self.path, message)
-
-    def has(self, key: str) -> bool:
-        value = self._data.get(key)
-        return value is not None and value != ""
-
-    def check_keys(self, allowed: Collection[str]) -> None:
-        """Reject unknown fields, so a misspelt key is an error instead of a silently ignored rule."""
-        for key in self._data:
-            if key not in allowed:
-                raise self.error(key, f"unknown field (expected one of: {', '.join(sorted(allowed))})")
-
-    def _raw(self, key: str) -> object:
-        if not self.has(key):
-            raise self.error(key, "missing")
-        return self._data[key]
-
-    def text(self, key: str) -> str:
-        value = self._raw(key)
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(key, f"expected a non-empty string, got {value!r}")
-        return value.strip()
-
-    def optional_text(self, key: str, default: str = "") -> str:
-        return self.text(key) if self.has(key) else default
-
-    def day(self, key: str) -> dt.date:
-        value = self._raw(key)
-        if isinstance(value, dt.datetime):
-            raise self.error(key, f"expected a date without time, got {value!r}")
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(value.strip())
-            except ValueError:
-                pass
-        raise self.error(key, f"expected a date YYYY-MM-DD, got {value!r}")
-
-    def optional_day(self, key: str) -> dt.date | None:
-        return self.day(key) if self.has(key) else None
-
-    def decimal(self, key: str) -> Decimal:
-        value = self._raw(key)
-        if isinstance(value, bool | float):
-            raise self.error(key, f"expected a decimal number, got {value!r}")
-        if isinstance(value, int | Decimal | str):
-            try:
-                result = Decimal(value.strip() if isinstance(value, str) else value)
-            except InvalidOperation:
-                raise self.error(key, f"expected a decimal number, got {value!r}") from None
-            if result.is_finite():
-                return result
-        raise self.error(key, f"expected a decimal number, got {value!r}")
-
-    def optional_decimal(self, key: str) -> Decimal | None:
-        return self.decimal(key) if self.has(key) else None
-
-    def non_negative(self, key: str) -> Decimal:
-        value = self.decimal(key)
-        if value < 0:
-            raise self.error(key, f"must not be negative, got {value}")
-        return value
-
-    def percent(self, key: str) -> Decimal:
-        value = self.non_negative(key)
-        if value > 100:
-            raise self.error(key, f"a percentage must be at most 100, got {value}")
-        return value
-
-    def integer(self, key: str, default: int | None = None) -> int:
-        if not self.has(key) and default is not None:
-            return default
-        value = self._raw(key)
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"expected a whole number, got {value!r}")
-        return value
-
-    def flag(self, key: str, default: bool) -> bool:
-        if not self.has(key):
-            return default
-        value = self._data[key]
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        raise self.error(key, f"expected true or false, got {value!r}")
-
-    def optional_flag(self, key: str) -> bool | None:
-        return self.flag(key, False) if self.has(key) else None
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        if not self.has(key):
-            return ()
-        value = self._data[key]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise self.error(key, f"expected a list of non-empty strings, got {value!r}")
-        return tuple(v.strip() for v in value)
-
-    def choice(self, key: str, kind: type[E]) -> E:
-        value = self.text(key)
-        try:
-            return kind(value)
-        except ValueError:
-            allowed = ", ".join(member.value for member in kind)
-            raise self.error(key, f"unknown value {value!r} (expected one of: {allowed})") from None
-
-    def choices(self, key: str, kind: type[E]) -> tuple[E, ...]:
-        result: list[E] = []
-        for index, value in enumerate(self.texts(key)):
-            try:
-                result.append(kind(value))
-            except ValueError:
-                allowed = ", ".join(member.value for member in kind)
-                raise self.error(
-                    f"{key}[{index}]", f"unknown value {value!r} (expected one of: {allowed})"
-                ) from None
-        return tuple(result)
-
-    def country(self, key: str) -> str:
-        try:
-            return validate_country(self.text(key))
-        except UnknownCountry as exc:
-            raise self.error(key, str(exc)) from None
-
-    def countries(self, key: str) -> frozenset[str]:
-        codes: set[str] = set()
-        for index, code in enumerate(self.texts(key)):
-            try:
-                codes.add(validate_country(code))
-            except UnknownCountry as exc:
-                raise self.error(f"{key}[{index}]", str(exc)) from None
-        return frozenset(codes)
-
-    def currency(self, key: str) -> str:
-        try:
-            return validate_currency(self.text(key))
-        except UnknownCurrency as exc:
-            raise self.error(key, str(exc)) from None
-
-    def money(self, key: str, currency: str) -> Money:
-        amount = self.non_negative(key)
-        return Money(amount, currency)
-
-    def optional_money(self, key: str, currency: str) -> Money | None:
-        return self.money(key, currency) if self.has(key) else None
-
-    def record(self, key: str) -> RuleRecord:
-        value = self._raw(key)
-        if not isinstance(value, Mapping):
-            raise self.error(key, f"expected a table, got {value!r}")
-        return RuleRecord(value, self.file, self.field_path(key))
-
-    def optional_record(self, key: str) -> RuleRecord | None:
-        return self.record(key) if self.has(key) else None
-
-    def records(self, key: str) -> tuple[RuleRecord, ...]:
-        if not self.has(key):
-            return ()
-        value = self._data[key]
-        if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
-            raise self.error(key, "expected an array of tables")
-        return tuple(
-            RuleRecord(item, self.file, f"{self.field_path(key)}[{index}]")
-            for index, item in enumerate(value)
-        )
-
-
-def parse_rule_toml(text: str, file: str) -> RuleRecord:
-    """Parse TOML with exact decimals (never floats) into a RuleRecord named after `file`."""
-    try:
-        return RuleRecord(tomllib.loads(text, parse_float=Decimal), file)
-    except tomllib.TOMLDecodeError as exc:
-        raise RuleDataError(file, "", f"not valid TOML: {exc}") from exc
-
-
-def csv_records(text: str, file: str, columns: Collection[str]) -> Iterator[RuleRecord]:
-    """Rows of a CSV with a header; comment lines start with '#'. Row numbers in errors count data rows."""
-    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    reader = csv.DictReader(io.StringIO("\n".join(lines)))
-    header = tuple(reader.fieldnames or ())
-    missing = [column for column in columns if column not in header]
-    if missing:
-        raise RuleDataError(file, "header", f"missing column(s): {', '.join(missing)}")
-    for number, row in enumerate(reader, start=1):
-        if None in row:
-            raise RuleDataError(
-                file, f"row {number}", f"more fields than the {len(header)} columns of the header"
-            )
-        record = RuleRecord(dict(row), file, f"row {number}", joiner=": ")
-        record.check_keys(columns)
-        yield record
 
 
 def tariff_digits(code: str) -> str:
@@ -286,16 +53,18 @@ class CustomsTerritory:
 @cache
 def customs_territories() -> tuple[CustomsTerritory, ...]:
     file = "tariffs/territories.toml"
-    root = parse_rule_toml(_data_text("customs.data.tariffs", "territories.toml"), file)
-    root.check_keys({"territories"})
+    root = parse_toml(_data_text("customs.data.tariffs", "territories.toml"), file, exact_decimals=True)
+    root.reject_unknown({"territories"})
     territories: list[CustomsTerritory] = []
-    for table in root.records("territories"):
-        table.check_keys({"id", "name", "source", "members"})
+    for table in root.tables("territories"):
+        table.reject_unknown({"id", "name", "source", "members"})
         members: list[TerritoryMembership] = []
-        for member in table.records("members"):
-            member.check_keys({"country", "from", "to"})
+        for member in table.tables("members"):
+            member.reject_unknown({"country", "from", "to"})
             members.append(
-                TerritoryMembership(member.country("country"), member.day("from"), member.optional_day("to"))
+                TerritoryMembership(
+                    member.country("country"), member.date("from"), member.date("to", required=False)
+                )
             )
         for index, joined in enumerate(members):
             clash = next((t.id for t in territories for m in t.members if _same_time(m, joined)), None)
@@ -438,7 +207,7 @@ _TAX_COLUMNS = ("country", "tax_name", "rate_percent", "source", "as_of", "confi
 def parse_duty_rates(text: str, file: str) -> tuple[DutyRate, ...]:
     rows: list[DutyRate] = []
     seen: set[tuple[str, str]] = set()
-    for record in csv_records(text, file, _DUTY_COLUMNS):
+    for record in csv_rows(text, file, _DUTY_COLUMNS):
         market = record.text("market")
         if market not in _MARKETS:
             raise record.error(
@@ -458,9 +227,9 @@ def parse_duty_rates(text: str, file: str) -> tuple[DutyRate, ...]:
                 description=record.text("description"),
                 rate_percent=record.percent("duty_rate_percent"),
                 source=record.text("source"),
-                as_of=record.day("as_of"),
+                as_of=record.date("as_of"),
                 confirmed=record.flag("confirmed", False),
-                note=record.optional_text("note"),
+                note=record.text("note", ""),
             )
         )
     return tuple(rows)
@@ -468,7 +237,7 @@ def parse_duty_rates(text: str, file: str) -> tuple[DutyRate, ...]:
 
 def parse_import_tax_rates(text: str, file: str) -> tuple[ImportTaxRate, ...]:
     rows: list[ImportTaxRate] = []
-    for record in csv_records(text, file, _TAX_COLUMNS):
+    for record in csv_rows(text, file, _TAX_COLUMNS):
         country = record.country("country")
         if any(row.country == country for row in rows):
             raise record.error("country", f"duplicate row for {country}")
@@ -478,22 +247,22 @@ def parse_import_tax_rates(text: str, file: str) -> tuple[ImportTaxRate, ...]:
                 tax_name=record.text("tax_name"),
                 rate_percent=record.percent("rate_percent"),
                 source=record.text("source"),
-                as_of=record.day("as_of"),
+                as_of=record.date("as_of"),
                 confirmed=record.flag("confirmed", False),
-                note=record.optional_text("note"),
+                note=record.text("note", ""),
             )
         )
     return tuple(rows)
 
 
 def parse_fee_schedules(text: str, file: str) -> tuple[ProcessingFeeSchedule, ...]:
-    root = parse_rule_toml(text, file)
-    root.check_keys({"market", "currency", "schedules"})
+    root = parse_toml(text, file, exact_decimals=True)
+    root.reject_unknown({"market", "currency", "schedules"})
     market = root.text("market")
     currency = root.currency("currency")
     schedules: list[ProcessingFeeSchedule] = []
-    for table in root.records("schedules"):
-        table.check_keys(
+    for table in root.tables("schedules"):
+        table.reject_unknown(
             {
                 "effective_from",
                 "effective_to",
@@ -509,8 +278,8 @@ def parse_fee_schedules(text: str, file: str) -> tuple[ProcessingFeeSchedule, ..
         )
         schedule = ProcessingFeeSchedule(
             market=market,
-            effective_from=table.day("effective_from"),
-            effective_to=table.optional_day("effective_to"),
+            effective_from=table.date("effective_from"),
+            effective_to=table.date("effective_to", required=False),
             ad_valorem_percent=table.percent("ad_valorem_percent"),
             formal_minimum=table.money("formal_minimum", currency),
             formal_maximum=table.money("formal_maximum", currency),
@@ -518,7 +287,7 @@ def parse_fee_schedules(text: str, file: str) -> tuple[ProcessingFeeSchedule, ..
             informal_fee=table.money("informal_fee", currency),
             source=table.text("source"),
             confirmed=table.flag("confirmed", False),
-            note=table.optional_text("note"),
+            note=table.text("note", ""),
         )
         if schedule.effective_to is not None and schedule.effective_to < schedule.effective_from:
             raise table.error("effective_to", "is before effective_from")

@@ -13,11 +13,11 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from carriers.datafile import DataTable, read_toml
 from carriers.models import Handover, LabelFormat
 from carriers.port import Lane
 from carriers.ratecard.s10 import S10Series
 from customs.countries import validate_country
+from customs.datafile import DataTable, read_toml
 from customs.money import validate_currency
 
 CARDS_PACKAGE = "carriers.ratecard.cards"

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from carriers.accounts import CarrierAccount
-from carriers.datafile import DataTable
 from carriers.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -54,6 +53,7 @@ from carriers.tracking import (
     TrackingStatus,
 )
 from customs.countries import validate_country
+from customs.datafile import DataTable
 from customs.money import Money, validate_currency
 
 SIGNATURE_HEADER = "x-sandbox-signature"

@@ -9,7 +9,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from carriers.datafile import read_toml
+from customs.datafile import read_toml
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,6 @@ from customs.declaration.model import (
     NonDeliveryOption,
 )
 from customs.declaration.requirements import DeclarationRules, declaration_rules
-from customs.declaration.rule_file import RuleFileError
 from customs.declaration.territories import (
     CustomsTerritory,
     customs_territories,
@@ -46,7 +45,6 @@ __all__ = [
     "InvalidEori",
     "MailClass",
     "NonDeliveryOption",
-    "RuleFileError",
     "build_customs_declaration",
     "customs_territories",
     "customs_territory",

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from decimal import InvalidOperation
 from enum import StrEnum
 from functools import cache
+from importlib.resources import files
 from types import MappingProxyType
 
 from customs.countries import UnknownCountry, validate_country
-from customs.declaration.rule_file import RuleTable
+from customs.datafile import DataTable, read_toml
 from customs.declaration.territories import CustomsTerritory, customs_territories
 from customs.money import Money, UnknownCurrency
 
@@ -45,6 +46,10 @@ class PartyRole(StrEnum):
 class PartyKind(StrEnum):
     BUSINESS = "business"  # only when the party's address names an organisation
     ANY = "any"
+
+
+class TaxIdScheme(StrEnum):
+    EORI = "EORI"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +116,7 @@ class TaxIdRule:
     scope: LaneScope
     party: PartyRole
     party_kind: PartyKind
-    scheme: str
+    scheme: TaxIdScheme
     accepted_issuers: frozenset[str]
 
 
@@ -154,7 +159,7 @@ class DeclarationRules:
     export_filings: tuple[ExportFilingRule, ...]
 
 
-def _money(table: RuleTable, key: str) -> Money:
+def _money(table: DataTable, key: str) -> Money:
     amount = table.table(key)
     try:
         return Money.of(amount.text("amount"), amount.text("currency"))
@@ -162,26 +167,26 @@ def _money(table: RuleTable, key: str) -> Money:
         raise table.error(key, str(exc)) from exc
 
 
-def _dated(table: RuleTable) -> DatedRule:
+def _dated(table: DataTable) -> DatedRule:
     rule = DatedRule(
         id=table.text("id"),
         summary=table.text("summary"),
         source=table.text("source"),
-        effective_from=table.optional_date("effective_from"),
-        effective_to=table.optional_date("effective_to"),
+        effective_from=table.date("effective_from", required=False),
+        effective_to=table.date("effective_to", required=False),
     )
     if rule.effective_from and rule.effective_to and rule.effective_to <= rule.effective_from:
         raise table.error("effective_to", "must be after effective_from")
     return rule
 
 
-def _scope(table: RuleTable, territories: Mapping[str, CustomsTerritory]) -> LaneScope:
+def _scope(table: DataTable, territories: Mapping[str, CustomsTerritory]) -> LaneScope:
     territory = _territory(table, "territory", territories, allow_any=True)
-    return LaneScope(territory, Direction(table.choice("direction", tuple(Direction))))
+    return LaneScope(territory, table.choice("direction", Direction))
 
 
 def _territory(
-    table: RuleTable, key: str, territories: Mapping[str, CustomsTerritory], *, allow_any: bool
+    table: DataTable, key: str, territories: Mapping[str, CustomsTerritory], *, allow_any: bool
 ) -> str:
     value = table.text(key)
     if (allow_any and value == ANY_TERRITORY) or value in territories:
@@ -197,9 +202,9 @@ def _territory(
     return country
 
 
-def _issuers(table: RuleTable, key: str, territories: Mapping[str, CustomsTerritory]) -> frozenset[str]:
+def _issuers(table: DataTable, key: str, territories: Mapping[str, CustomsTerritory]) -> frozenset[str]:
     issuers: set[str] = set()
-    for index, value in enumerate(table.strings(key)):
+    for index, value in enumerate(table.strings(key, required=True)):
         if value in territories:
             issuers |= territories[value].countries
         elif re.fullmatch("[A-Z]{2}", value):
@@ -211,29 +216,31 @@ def _issuers(table: RuleTable, key: str, territories: Mapping[str, CustomsTerrit
     return frozenset(issuers)
 
 
-def _format(table: RuleTable, key: str, formats: Mapping[str, IdentifierFormat]) -> IdentifierFormat:
+def _format(table: DataTable, key: str, formats: Mapping[str, IdentifierFormat]) -> IdentifierFormat:
     name = table.text(key)
     if name not in formats:
         raise table.error(key, f"unknown format {name!r}; defined: {', '.join(sorted(formats)) or 'none'}")
     return formats[name]
 
 
-def parse_declaration_rules(root: RuleTable, territories: Mapping[str, CustomsTerritory]) -> DeclarationRules:
+def parse_declaration_rules(root: DataTable, territories: Mapping[str, CustomsTerritory]) -> DeclarationRules:
     upu = root.table("upu")
     postal = PostalFormRule(
         _money(upu, "cn22_max_value"), upu.integer("letter_post_max_grams", minimum=1), upu.text("source")
     )
 
-    formats = {
-        name: IdentifierFormat(
-            name, table.pattern("pattern"), table.text("description"), table.text("source")
-        )
-        for name, table in (root.subtables("formats") if root.has("formats") else {}).items()
-    }
+    formats: dict[str, IdentifierFormat] = {}
+    if "formats" in root:
+        formats_table = root.table("formats")
+        for name in formats_table.field_names():
+            table = formats_table.table(name)
+            formats[name] = IdentifierFormat(
+                name, table.pattern("pattern"), table.text("description"), table.text("source")
+            )
 
     eori_formats: list[EoriFormat] = []
     seen_issuers: set[str] = set()
-    for table in root.tables("eori_formats"):
+    for table in root.tables("eori_formats", required=True):
         issuers = _issuers(table, "issuers", territories)
         if issuers & seen_issuers:
             raise table.error(
@@ -248,35 +255,30 @@ def parse_declaration_rules(root: RuleTable, territories: Mapping[str, CustomsTe
         TaxIdRule(
             rule=_dated(table),
             scope=_scope(table, territories),
-            party=PartyRole(table.choice("party", tuple(PartyRole))),
-            party_kind=PartyKind(table.choice("party_kind", tuple(PartyKind))),
-            scheme=table.choice("scheme", ("EORI",)),
+            party=table.choice("party", PartyRole),
+            party_kind=table.choice("party_kind", PartyKind),
+            scheme=table.choice("scheme", TaxIdScheme),
             accepted_issuers=_issuers(table, "accepted_issuers", territories),
         )
-        for table in root.tables("tax_ids", required=False)
+        for table in root.tables("tax_ids")
     )
 
     references: list[ReferenceRule] = []
-    for table in root.tables("references", required=False):
-        fields = table.strings("fields")
+    for table in root.tables("references"):
+        fields = tuple(table.strings("fields", required=True))
         for index, name in enumerate(fields):
             if name not in ORIGINAL_ORDER_REFERENCES:
                 raise table.error(
                     f"fields[{index}]", f"expected one of {', '.join(ORIGINAL_ORDER_REFERENCES)}"
                 )
         field_formats: dict[str, IdentifierFormat] = {}
-        if table.has("formats"):
+        if "formats" in table:
             format_table = table.table("formats")
-            for name in format_table.data:
+            for name in format_table.field_names():
                 if name not in fields:
                     raise format_table.error(name, "is not one of this rule's fields")
                 field_formats[name] = _format(format_table, name, formats)
-        when_origin = ""
-        if table.has("when_origin"):
-            try:
-                when_origin = validate_country(table.text("when_origin"))
-            except UnknownCountry as exc:
-                raise table.error("when_origin", str(exc)) from exc
+        when_origin = table.country("when_origin") if "when_origin" in table else ""
         references.append(
             ReferenceRule(
                 _dated(table),
@@ -288,15 +290,11 @@ def parse_declaration_rules(root: RuleTable, territories: Mapping[str, CustomsTe
         )
 
     export_filings: list[ExportFilingRule] = []
-    for table in root.tables("export_filings", required=False):
+    for table in root.tables("export_filings"):
         exempt: dict[str, str] = {}
-        for entry in table.tables("exempt_destinations", required=False):
+        for entry in table.tables("exempt_destinations"):
             legend = entry.text("legend")
-            for index, raw in enumerate(entry.strings("countries")):
-                try:
-                    exempt[validate_country(raw)] = legend
-                except UnknownCountry as exc:
-                    raise entry.error(f"countries[{index}]", str(exc)) from exc
+            exempt.update(dict.fromkeys(entry.countries("countries", required=True), legend))
         export_filings.append(
             ExportFilingRule(
                 rule=_dated(table),
@@ -321,4 +319,7 @@ def parse_declaration_rules(root: RuleTable, territories: Mapping[str, CustomsTe
 
 @cache
 def declaration_rules() -> DeclarationRules:
-    return parse_declaration_rules(RuleTable.load(REQUIREMENTS_FILE), customs_territories())
+    path = files("customs.data").joinpath(REQUIREMENTS_FILE)
+    return parse_declaration_rules(
+        read_toml(path, f"customs/data/{REQUIREMENTS_FILE}"), customs_territories()
+    )

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
 from types import MappingProxyType
 
-from customs.countries import UnknownCountry, validate_country
-from customs.declaration.rule_file import RuleTable
+from customs.countries import validate_country
+from customs.datafile import DataTable, read_toml
 
 TERRITORIES_FILE = "customs_territories.toml"
 
@@ -25,17 +26,16 @@ class CustomsTerritory:
     source: str
 
 
-def parse_customs_territories(root: RuleTable) -> Mapping[str, CustomsTerritory]:
+def parse_customs_territories(root: DataTable) -> Mapping[str, CustomsTerritory]:
     """Territories by code, each country in at most one."""
     territories: dict[str, CustomsTerritory] = {}
     owner: dict[str, str] = {}
-    for code, table in root.subtables("territories").items():
+    territories_table = root.table("territories")
+    for code in territories_table.field_names():
+        table = territories_table.table(code)
         members: set[str] = set()
-        for index, raw in enumerate(table.strings("countries")):
-            try:
-                country = validate_country(raw)
-            except UnknownCountry as exc:
-                raise table.error(f"countries[{index}]", str(exc)) from exc
+        for index, raw in enumerate(table.strings("countries", required=True)):
+            country = table.checked(f"countries[{index}]", raw, validate_country)
             if country in owner:
                 raise table.error(
                     f"countries[{index}]", f"{country} is already in territory {owner[country]}"
@@ -50,7 +50,8 @@ def parse_customs_territories(root: RuleTable) -> Mapping[str, CustomsTerritory]
 
 @cache
 def customs_territories() -> Mapping[str, CustomsTerritory]:
-    return parse_customs_territories(RuleTable.load(TERRITORIES_FILE))
+    path = files("customs.data").joinpath(TERRITORIES_FILE)
+    return parse_customs_territories(read_toml(path, f"customs/data/{TERRITORIES_FILE}"))
 
 
 @cache

@@ -12,6 +12,7 @@ from functools import cache
 from importlib.resources import files
 
 from customs.countries import UnknownCountry, validate_country
+from customs.datafile import DataFileError, DataTable, parse_toml
 from customs.goods import ItemCondition, ReturnReason
 from customs.reclaim.components import ChargeComponent
 from customs.reclaim.regime import (
@@ -27,7 +28,6 @@ from customs.reclaim.regime import (
     Source,
 )
 from customs.reclaim.timelimits import Anchor, LimitScope, Period, TimeLimit
-from customs.tariffs import RuleDataError, RuleRecord, parse_rule_toml
 
 _TOP_FIELDS = {
     "id", "market", "name", "legal_basis", "sources", "effective_from", "effective_to", "selected_by",
@@ -43,7 +43,7 @@ _CONDITION_FIELDS = {
 _PERIOD_FIELDS = {"years", "months", "days", "end_of_month"}
 
 
-def _market(record: RuleRecord) -> str:
+def _market(record: DataTable) -> str:
     market = record.text("market")
     if market == "EU":
         return market
@@ -53,7 +53,7 @@ def _market(record: RuleRecord) -> str:
         raise record.error("market", f"{exc} or 'EU'") from None
 
 
-def _period(record: RuleRecord) -> Period:
+def _period(record: DataTable) -> Period:
     years, months, days = (record.integer(key, 0) for key in ("years", "months", "days"))
     try:
         return Period(years, months, days, end_of_month=record.flag("end_of_month", False))
@@ -61,47 +61,45 @@ def _period(record: RuleRecord) -> Period:
         raise record.error("years", str(exc)) from None
 
 
-def _conditions(record: RuleRecord | None) -> RegimeConditions:
+def _conditions(record: DataTable | None) -> RegimeConditions:
     if record is None:
         return RegimeConditions()
-    record.check_keys(_CONDITION_FIELDS)
+    record.reject_unknown(_CONDITION_FIELDS)
     designated: DesignatedImportRule | None = None
-    if record.has("designated_import"):
-        table = record.record("designated_import")
-        table.check_keys(_PERIOD_FIELDS | {"hs_digits", "confirmed", "citation"})
+    if "designated_import" in record:
+        table = record.table("designated_import")
+        table.reject_unknown(_PERIOD_FIELDS | {"hs_digits", "confirmed", "citation"})
         digits = table.integer("hs_digits")
         if digits not in (6, 8, 10):
             raise table.error("hs_digits", f"expected 6, 8 or 10, got {digits}")
         designated = DesignatedImportRule(
-            _period(table), digits, table.flag("confirmed", False), table.optional_text("citation")
+            _period(table), digits, table.flag("confirmed", False), table.text("citation", "")
         )
-    export_share = record.optional_decimal("min_export_value_percent")
-    if export_share is not None:
-        export_share = record.percent("min_export_value_percent")
+    export_share = (
+        record.percent("min_export_value_percent") if "min_export_value_percent" in record else None
+    )
     return RegimeConditions(
-        reasons=frozenset(record.choices("reasons", ReturnReason)) if record.has("reasons") else None,
-        reasons_rule=record.optional_text("reasons_rule"),
-        conditions=frozenset(record.choices("conditions", ItemCondition))
-        if record.has("conditions")
-        else None,
+        reasons=frozenset(record.choices("reasons", ReturnReason)) if "reasons" in record else None,
+        reasons_rule=record.text("reasons_rule", ""),
+        conditions=frozenset(record.choices("conditions", ItemCondition)) if "conditions" in record else None,
         unused_required=record.flag("unused_required", False),
-        used_rule=record.optional_text("used_rule"),
+        used_rule=record.text("used_rule", ""),
         importer_types=(
-            frozenset(record.choices("importer_types", ImporterType))
-            if record.has("importer_types")
-            else None
+            frozenset(record.choices("importer_types", ImporterType)) if "importer_types" in record else None
         ),
-        tax_collected_at_sale=record.optional_flag("tax_collected_at_sale"),
+        tax_collected_at_sale=(
+            record.flag("tax_collected_at_sale") if "tax_collected_at_sale" in record else None
+        ),
         identification_at_import=record.flag("identification_at_import", False),
         designated_import=designated,
         min_export_value_percent=export_share,
         confirmed=record.flag("confirmed", False),
-        note=record.optional_text("note"),
+        note=record.text("note", ""),
     )
 
 
-def _time_limit(record: RuleRecord) -> TimeLimit:
-    record.check_keys(_PERIOD_FIELDS | {"anchor", "applies_to", "confirmed", "citation", "note"})
+def _time_limit(record: DataTable) -> TimeLimit:
+    record.reject_unknown(_PERIOD_FIELDS | {"anchor", "applies_to", "confirmed", "citation", "note"})
     scopes = record.choices("applies_to", LimitScope)
     if not scopes:
         raise record.error("applies_to", "missing (export, claim or both)")
@@ -110,13 +108,13 @@ def _time_limit(record: RuleRecord) -> TimeLimit:
         period=_period(record),
         applies_to=frozenset(scopes),
         confirmed=record.flag("confirmed", False),
-        citation=record.optional_text("citation"),
-        note=record.optional_text("note"),
+        citation=record.text("citation", ""),
+        note=record.text("note", ""),
     )
 
 
-def _refund(record: RuleRecord) -> ComponentRefundRule:
-    record.check_keys({"component", "percent", "confirmed", "retained_reason", "citation", "note"})
+def _refund(record: DataTable) -> ComponentRefundRule:
+    record.reject_unknown({"component", "percent", "confirmed", "retained_reason", "citation", "note"})
     percent = record.percent("percent")
     if percent == 0:
         raise record.error("percent", "a refund of 0 % is an exclusion: list it under [[exclusions]]")
@@ -124,43 +122,43 @@ def _refund(record: RuleRecord) -> ComponentRefundRule:
         component=record.choice("component", ChargeComponent),
         percent=percent,
         confirmed=record.flag("confirmed", False),
-        retained_reason=record.optional_text("retained_reason"),
-        citation=record.optional_text("citation"),
-        note=record.optional_text("note"),
+        retained_reason=record.text("retained_reason", ""),
+        citation=record.text("citation", ""),
+        note=record.text("note", ""),
     )
     if percent < 100 and not rule.retained_reason:
         raise record.error("retained_reason", "required when percent is below 100")
     return rule
 
 
-def _exclusion(record: RuleRecord) -> ComponentExclusion:
-    record.check_keys({"component", "reason", "when"})
+def _exclusion(record: DataTable) -> ComponentExclusion:
+    record.reject_unknown({"component", "reason", "when"})
     return ComponentExclusion(
         component=record.choice("component", ChargeComponent),
         reason=record.text("reason"),
-        when=record.choice("when", ExclusionCondition) if record.has("when") else None,
+        when=record.choice("when", ExclusionCondition) if "when" in record else None,
     )
 
 
-def _form(record: RuleRecord) -> ReclaimForm:
-    record.check_keys({"code", "name", "authority"})
+def _form(record: DataTable) -> ReclaimForm:
+    record.reject_unknown({"code", "name", "authority"})
     return ReclaimForm(record.text("code"), record.text("name"), record.text("authority"))
 
 
-def _source(record: RuleRecord) -> Source:
-    record.check_keys({"citation", "url"})
-    url = record.optional_text("url")
+def _source(record: DataTable) -> Source:
+    record.reject_unknown({"citation", "url"})
+    url = record.text("url", "")
     if url and not url.startswith(("https://", "http://")):
         raise record.error("url", f"expected a web address, got {url!r}")
     return Source(record.text("citation"), url)
 
 
 def parse_regime(text: str, file: str) -> Regime:
-    """One regime file; raises RuleDataError naming the file and the field."""
-    root = parse_rule_toml(text, file)
-    root.check_keys(_TOP_FIELDS)
+    """One regime file; raises DataFileError naming the file and the field."""
+    root = parse_toml(text, file, exact_decimals=True)
+    root.reject_unknown(_TOP_FIELDS)
     currency = root.currency("currency")
-    selected_by = root.choice("selected_by", Anchor) if root.has("selected_by") else Anchor.IMPORT_DATE
+    selected_by = root.choice("selected_by", Anchor, Anchor.IMPORT_DATE)
     if selected_by not in (Anchor.IMPORT_DATE, Anchor.EXPORT_DATE):
         raise root.error("selected_by", "expected import_date or export_date")
     effort = root.integer("filing_effort", 1)
@@ -171,38 +169,34 @@ def parse_regime(text: str, file: str) -> Regime:
         market=_market(root),
         name=root.text("name"),
         legal_basis=root.text("legal_basis"),
-        sources=tuple(_source(record) for record in root.records("sources")),
-        effective_from=root.day("effective_from"),
-        effective_to=root.optional_day("effective_to"),
+        sources=tuple(_source(record) for record in root.tables("sources")),
+        effective_from=root.date("effective_from"),
+        effective_to=root.date("effective_to", required=False),
         selected_by=selected_by,
         claimant=root.text("claimant"),
         filing_effort=effort,
-        combines_with=frozenset(root.texts("combines_with")),
+        combines_with=frozenset(root.strings("combines_with")),
         export_required=root.flag("export_required", True),
         claim_before_export=root.flag("claim_before_export", False),
-        refund_method=(
-            root.choice("refund_method", RefundMethod)
-            if root.has("refund_method")
-            else RefundMethod.SHARE_OF_PAID
-        ),
+        refund_method=root.choice("refund_method", RefundMethod, RefundMethod.SHARE_OF_PAID),
         currency=currency,
-        minimum_claim=root.optional_money("minimum_claim", currency),
-        conditions=_conditions(root.optional_record("conditions")),
-        time_limits=tuple(_time_limit(record) for record in root.records("time_limits")),
-        refunds=tuple(_refund(record) for record in root.records("refunds")),
-        exclusions=tuple(_exclusion(record) for record in root.records("exclusions")),
-        forms=tuple(_form(record) for record in root.records("forms")),
-        documents=root.texts("documents"),
-        proof_of_export=root.texts("proof_of_export"),
+        minimum_claim=root.money("minimum_claim", currency) if "minimum_claim" in root else None,
+        conditions=_conditions(root.table("conditions", required=False)),
+        time_limits=tuple(_time_limit(record) for record in root.tables("time_limits")),
+        refunds=tuple(_refund(record) for record in root.tables("refunds")),
+        exclusions=tuple(_exclusion(record) for record in root.tables("exclusions")),
+        forms=tuple(_form(record) for record in root.tables("forms")),
+        documents=tuple(root.strings("documents")),
+        proof_of_export=tuple(root.strings("proof_of_export")),
         confirmed=root.flag("confirmed", False),
-        note=root.optional_text("note"),
+        note=root.text("note", ""),
         file=file,
     )
     _check(regime, root)
     return regime
 
 
-def _check(regime: Regime, root: RuleRecord) -> None:
+def _check(regime: Regime, root: DataTable) -> None:
     if not regime.sources:
         raise root.error("sources", "at least one source is required")
     if regime.effective_to is not None and regime.effective_to < regime.effective_from:
@@ -250,11 +244,11 @@ class RegimeBook:
                 if other.id != regime.id:
                     continue
                 if other.market != regime.market:
-                    raise RuleDataError(
+                    raise DataFileError(
                         regime.file, "market", f"{regime.id} is also a regime of {other.market}"
                     )
                 if regime.effective_from <= (other.effective_to or dt.date.max):
-                    raise RuleDataError(
+                    raise DataFileError(
                         regime.file, "effective_from", f"overlaps the version of {regime.id} in {other.file}"
                     )
 
@@ -264,13 +258,13 @@ class RegimeBook:
             for partner_id in sorted(regime.combines_with):
                 partner = by_id.get(partner_id)
                 if partner is None:
-                    raise RuleDataError(regime.file, "combines_with", f"unknown regime {partner_id!r}")
+                    raise DataFileError(regime.file, "combines_with", f"unknown regime {partner_id!r}")
                 if partner.market != regime.market:
-                    raise RuleDataError(
+                    raise DataFileError(
                         regime.file, "combines_with", f"{partner_id} belongs to {partner.market}"
                     )
                 if regime.id not in partner.combines_with:
-                    raise RuleDataError(
+                    raise DataFileError(
                         partner.file, "combines_with", f"must list {regime.id!r} (combinations are mutual)"
                     )
 

@@ -3,10 +3,10 @@ from pathlib import Path
 import pytest
 
 from carriers.accounts import CarrierAccount, MissingCredential, load_accounts
-from carriers.datafile import DataFileError
 from carriers.ratecard import RateCardCarrier
 from carriers.registry import adapter_factories, build_carriers
 from carriers.sandbox import SandboxCarrier
+from customs.datafile import DataFileError
 
 ACCOUNTS = """
 [[accounts]]

@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from carriers.datafile import DataFileError, DataTable
 from carriers.errors import UnsupportedLane
 from carriers.models import Handover, Parcel
 from carriers.ratecard import RateCardCarrier
 from carriers.ratecard.card import RateCard, packaged_card, packaged_card_ids, parse_card
 from carriers.ratecard.pricing import chargeable_grams, volumetric_grams
+from customs.datafile import DataFileError, DataTable
 from customs.money import Money, total
 
 from .sample_shipments import return_shipment

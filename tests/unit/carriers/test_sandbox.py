@@ -5,7 +5,6 @@ import json
 import pytest
 
 from carriers.accounts import CarrierAccount
-from carriers.datafile import DataFileError
 from carriers.errors import (
     AuthenticationFailed,
     MalformedResponse,
@@ -16,6 +15,7 @@ from carriers.errors import (
 from carriers.models import Handover, Parcel, PurchaseRequest, VoidStatus
 from carriers.sandbox import SandboxCarrier, SandboxMode, SandboxSettings, sign_webhook
 from carriers.tracking import ExceptionReason, TrackingStatus
+from customs.datafile import DataFileError
 from customs.money import Money
 
 from .sample_shipments import return_shipment

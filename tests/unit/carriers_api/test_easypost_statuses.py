@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from carriers.datafile import DataFileError
 from carriers.easypost.statuses import ANY, StatusRow, load_status_table, status_table
 from carriers.tracking import ExceptionReason, TrackingStatus
+from customs.datafile import DataFileError
 
 S, R = TrackingStatus, ExceptionReason
 

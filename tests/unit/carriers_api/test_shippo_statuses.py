@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from shippo.models import components
 
-from carriers.datafile import DataFileError
 from carriers.shippo.statuses import ANY, load_status_table, status_table
 from carriers.tracking import ExceptionReason, TrackingStatus
+from customs.datafile import DataFileError
 
 S, R = TrackingStatus, ExceptionReason
 

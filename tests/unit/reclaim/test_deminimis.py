@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
+from customs.datafile import DataFileError
 from customs.deminimis import DutyTreatment, ImportChannel, decide_de_minimis, parse_de_minimis
 from customs.money import CurrencyMismatch, Money
-from customs.tariffs import RuleDataError
 
 
 def usd(value: str) -> Money:
@@ -162,11 +162,11 @@ bands = [{ channel = "post", duty_free_up_to = 20 }]
     ],
 )
 def test_bad_rule_files_name_the_file_and_field(old: str, new: str, message: str) -> None:
-    with pytest.raises(RuleDataError, match=message):
+    with pytest.raises(DataFileError, match=message):
         parse_de_minimis(RULE.replace(old, new), "deminimis/ca.toml")
 
 
 def test_overlapping_rules_are_rejected() -> None:
     second = RULE + '\n[[rules]]\nid = "b"\neffective_from = 2021-01-01\nsource = "S"\n'
-    with pytest.raises(RuleDataError, match=r"rules\[1\]\.effective_from: overlaps rule 'a'"):
+    with pytest.raises(DataFileError, match=r"rules\[1\]\.effective_from: overlaps rule 'a'"):
         parse_de_minimis(second, "deminimis/ca.toml")

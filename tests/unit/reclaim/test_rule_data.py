@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from customs.datafile import DataFileError
 from customs.goods import ReturnReason
 from customs.money import Money
 from customs.reclaim import (
@@ -17,7 +18,6 @@ from customs.reclaim import (
     parse_regime,
     parse_regime_book,
 )
-from customs.tariffs import RuleDataError
 
 from .cases import case, line
 
@@ -126,33 +126,33 @@ def test_valid_file_parses() -> None:
 def test_bad_files_name_the_file_and_field(change: tuple[str, str, int], message: str) -> None:
     old, new, count = change
     assert old in VALID
-    with pytest.raises(RuleDataError) as error:
+    with pytest.raises(DataFileError) as error:
         parse_regime(VALID.replace(old, new, count), "reclaim/bad.toml")
     assert message in str(error.value)
 
 
 def test_reasons_are_checked_against_the_return_reasons() -> None:
     text = VALID + '\n[conditions]\nreasons = ["defective", "bored"]\n'
-    with pytest.raises(RuleDataError, match=r"conditions\.reasons\[1\]: unknown value 'bored'"):
+    with pytest.raises(DataFileError, match=r"conditions\.reasons\[1\]: unknown value 'bored'"):
         parse_regime(text, "reclaim/bad.toml")
 
 
 def test_a_component_cannot_be_refundable_and_always_excluded() -> None:
     text = VALID + '\n[[exclusions]]\ncomponent = "duty"\nreason = "no"\n'
-    with pytest.raises(RuleDataError, match=r"exclusions\[0\]\.component: duty is both refundable"):
+    with pytest.raises(DataFileError, match=r"exclusions\[0\]\.component: duty is both refundable"):
         parse_regime(text, "reclaim/bad.toml")
 
 
 def test_combinations_must_be_mutual() -> None:
     first = VALID.replace("confirmed = true\n", 'confirmed = true\ncombines_with = ["other"]\n', 1)
     second = VALID.replace('id = "test-regime"', 'id = "other"')
-    with pytest.raises(RuleDataError, match=r"reclaim/b\.toml: combines_with: must list 'test-regime'"):
+    with pytest.raises(DataFileError, match=r"reclaim/b\.toml: combines_with: must list 'test-regime'"):
         parse_regime_book([("reclaim/a.toml", first), ("reclaim/b.toml", second)])
 
 
 def test_versions_of_a_regime_must_not_overlap() -> None:
     second = VALID.replace("effective_from = 2020-01-01", "effective_from = 2021-01-01")
-    with pytest.raises(RuleDataError, match="overlaps the version of test-regime"):
+    with pytest.raises(DataFileError, match="overlaps the version of test-regime"):
         parse_regime_book([("reclaim/a.toml", VALID), ("reclaim/b.toml", second)])
 
 

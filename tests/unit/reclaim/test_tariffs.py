@@ -8,10 +8,10 @@ from decimal import Decimal
 import pycountry
 import pytest
 
+from customs.datafile import DataFileError
 from customs.declaration.territories import customs_territory as declaration_territory
 from customs.money import Money
 from customs.tariffs import (
-    RuleDataError,
     customs_territories,
     customs_territory,
     load_tariff_table,
@@ -106,16 +106,16 @@ def test_mpf_is_flat_on_informal_and_clamped_ad_valorem_on_formal_entries(value:
     ],
 )
 def test_bad_duty_rows_name_file_row_and_column(row: str, message: str) -> None:
-    with pytest.raises(RuleDataError) as error:
+    with pytest.raises(DataFileError) as error:
         parse_duty_rates(HEADER + row + "\n", "tariffs/t.csv")
     assert message in str(error.value)
 
 
 def test_duplicate_duty_rows_and_missing_columns_are_rejected() -> None:
     row = "US,6109,T,5,S,2026-01-01,true,\n"
-    with pytest.raises(RuleDataError, match="row 2: hs_code: duplicate row for US 6109"):
+    with pytest.raises(DataFileError, match="row 2: hs_code: duplicate row for US 6109"):
         parse_duty_rates(HEADER + row + row, "tariffs/t.csv")
-    with pytest.raises(RuleDataError, match="header: missing column"):
+    with pytest.raises(DataFileError, match="header: missing column"):
         parse_duty_rates("market,hs_code\nUS,6109\n", "tariffs/t.csv")
 
 
@@ -131,5 +131,5 @@ informal_fee = 2.69
 source = "S"
 """
     text = 'market = "US"\ncurrency = "USD"\n' + schedule + schedule
-    with pytest.raises(RuleDataError, match=r"us\.toml: schedules\[1\]\.effective_from: overlaps"):
+    with pytest.raises(DataFileError, match=r"us\.toml: schedules\[1\]\.effective_from: overlaps"):
         parse_fee_schedules(text, "tariffs/us.toml")
