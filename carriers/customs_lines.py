@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from carriers.errors import InvalidRequest
 from carriers.models import ReturnShipment
-from customs.declaration import CustomsDeclaration, customs_territory, declaration_rules
+from customs.declaration import CustomsDeclaration, declaration_rules
 from customs.money import CurrencyMismatch, FxTable, MissingFxRate, Money
+from customs.territories import customs_territory
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +90,8 @@ def quote_export_legend(
     carry.
     """
     today = on or dt.date.today()
-    origin = customs_territory(shipment.origin_country)
-    if origin == customs_territory(shipment.destination_country):
+    origin = customs_territory(shipment.origin_country, today)
+    if origin == customs_territory(shipment.destination_country, today):
         return None
     rule = next(
         (

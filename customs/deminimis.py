@@ -18,7 +18,8 @@ from importlib.resources import files
 
 from customs.datafile import DataFileError, DataTable, parse_toml
 from customs.money import CurrencyMismatch, Money
-from customs.tariffs import customs_territory, tariff_digits
+from customs.tariffs import tariff_digits
+from customs.territories import customs_territory
 
 
 class ImportChannel(StrEnum):

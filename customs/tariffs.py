@@ -1,7 +1,8 @@
-"""Customs territories, tariff rates and user fees, used to estimate what an import paid.
+"""Tariff rates and user fees, used to estimate what an import paid.
 
 The rates are for estimates only: every row carries its source, the as-of date of the schedule it reflects and
 whether the figure was checked against that source, and results built from them must say they are estimates.
+Rates are keyed by market: the customs territory of the import country (customs.territories).
 """
 
 from __future__ import annotations
@@ -25,78 +26,6 @@ def tariff_digits(code: str) -> str:
     """The digits of an entry line's tariff number: the 6-digit HS subheading or a national 8-, 9- (Japan's
     statistical code) or 10-digit number, validated by `customs.hs`."""
     return normalize_hs_digits(code, TARIFF_NUMBER_LENGTHS)
-
-
-# --- Customs territories ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TerritoryMembership:
-    country: str
-    member_from: dt.date
-    member_to: dt.date | None
-
-    def covers(self, on: dt.date) -> bool:
-        return self.member_from <= on and (self.member_to is None or on <= self.member_to)
-
-
-@dataclass(frozen=True, slots=True)
-class CustomsTerritory:
-    """A customs union whose members share one tariff and one set of customs rules (the EU)."""
-
-    id: str
-    name: str
-    source: str
-    members: tuple[TerritoryMembership, ...]
-
-
-@cache
-def customs_territories() -> tuple[CustomsTerritory, ...]:
-    file = "tariffs/territories.toml"
-    root = parse_toml(_data_text("customs.data.tariffs", "territories.toml"), file, exact_decimals=True)
-    root.reject_unknown({"territories"})
-    territories: list[CustomsTerritory] = []
-    for table in root.tables("territories"):
-        table.reject_unknown({"id", "name", "source", "members"})
-        members: list[TerritoryMembership] = []
-        for member in table.tables("members"):
-            member.reject_unknown({"country", "from", "to"})
-            members.append(
-                TerritoryMembership(
-                    member.country("country"), member.date("from"), member.date("to", required=False)
-                )
-            )
-        for index, joined in enumerate(members):
-            clash = next((t.id for t in territories for m in t.members if _same_time(m, joined)), None)
-            if clash is not None:
-                raise table.error(
-                    f"members[{index}]", f"{joined.country} is also in {clash} at the same time"
-                )
-        territories.append(
-            CustomsTerritory(table.text("id"), table.text("name"), table.text("source"), tuple(members))
-        )
-    return tuple(territories)
-
-
-def _same_time(a: TerritoryMembership, b: TerritoryMembership) -> bool:
-    return (
-        a.country == b.country
-        and a.member_from <= (b.member_to or dt.date.max)
-        and b.member_from <= (a.member_to or dt.date.max)
-    )
-
-
-def customs_territory(country: str, on: dt.date) -> str:
-    """The market whose customs rules apply to an import into `country` on `on`: 'EU' for members, else the
-    country itself (so GB is in 'EU' until 2020-12-31 and 'GB' from 2021-01-01)."""
-    code = validate_country(country)
-    for territory in customs_territories():
-        if any(member.country == code and member.covers(on) for member in territory.members):
-            return territory.id
-    return code
-
-
-# --- Rate tables -------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,7 @@
-"""Customs declarations for returns: CN 22 / CN 23 content, lane requirements, customs territories."""
+"""Customs declarations for returns: CN 22 / CN 23 content and lane requirements.
+
+Which countries form one customs territory, by date, is customs.territories.
+"""
 
 from customs.declaration.builder import build_customs_declaration
 from customs.declaration.eori import Eori, InvalidEori, validate_eori
@@ -18,19 +21,12 @@ from customs.declaration.model import (
     MailClass,
     NonDeliveryOption,
 )
-from customs.declaration.requirements import DeclarationRules, declaration_rules
-from customs.declaration.territories import (
-    CustomsTerritory,
-    customs_territories,
-    customs_territory,
-    declaration_required,
-)
+from customs.declaration.requirements import DeclarationRules, declaration_required, declaration_rules
 
 __all__ = [
     "Certification",
     "ContentsCategory",
     "CustomsDeclaration",
-    "CustomsTerritory",
     "DeclarationForm",
     "DeclarationInvalid",
     "DeclarationLine",
@@ -46,8 +42,6 @@ __all__ = [
     "MailClass",
     "NonDeliveryOption",
     "build_customs_declaration",
-    "customs_territories",
-    "customs_territory",
     "declaration_required",
     "declaration_rules",
     "validate_eori",

@@ -39,9 +39,9 @@ from customs.declaration.requirements import (
     Lane,
     PartyKind,
     PartyRole,
+    declaration_required,
     declaration_rules,
 )
-from customs.declaration.territories import customs_territories, customs_territory, declaration_required
 from customs.goods import ReturnedItem
 from customs.hs import (
     HsEditionUnavailable,
@@ -51,6 +51,7 @@ from customs.hs import (
     validate_hs_code,
 )
 from customs.money import FxTable, MissingFxRate, Money, total
+from customs.territories import customs_territories, customs_territory
 
 
 class _Problems:
@@ -81,12 +82,12 @@ def _checked_party(party: Party, role: str, problems: _Problems) -> Party | None
     return Party(party.contact, address)
 
 
-def _lane(sender: Party | None, addressee: Party | None, problems: _Problems) -> Lane | None:
+def _lane(sender: Party | None, addressee: Party | None, on: dt.date, problems: _Problems) -> Lane | None:
     if sender is None or addressee is None:
         return None
     origin, destination = sender.address.country, addressee.address.country
-    if not declaration_required(origin, destination):
-        territory = customs_territory(origin)
+    if not declaration_required(origin, destination, on):
+        territory = customs_territory(origin, on)
         name = customs_territories()[territory].name if territory in customs_territories() else territory
         problems.add(
             "addressee.address.region_code",
@@ -94,7 +95,7 @@ def _lane(sender: Party | None, addressee: Party | None, problems: _Problems) ->
             "a return between them needs no customs declaration",
         )
         return None
-    return Lane(customs_territory(origin), customs_territory(destination))
+    return Lane(customs_territory(origin, on), customs_territory(destination, on))
 
 
 def _hs_edition(on: dt.date, problems: _Problems) -> str | None:
@@ -212,7 +213,7 @@ def _apply_tax_id_rules(
             problems.add(path, f"required: {rule.rule.summary} (rule {rule.rule.id})")
             continue
         eori = eoris.get(rule.party)
-        if eori is not None and eori.issuer not in rule.accepted_issuers:
+        if eori is not None and not rule.accepts_issuer(eori.issuer, request.declaration_date):
             problems.add(path, f"an EORI issued under {eori.issuer} does not serve here: {rule.rule.summary}")
     return applied
 
@@ -280,7 +281,7 @@ def build_customs_declaration(request: DeclarationRequest, fx: FxTable) -> Custo
     on = request.declaration_date
     sender = _checked_party(request.sender, "sender", problems)
     addressee = _checked_party(request.addressee, "addressee", problems)
-    lane = _lane(sender, addressee, problems)
+    lane = _lane(sender, addressee, on, problems)
     hs_edition = _hs_edition(on, problems)
 
     if not request.items:

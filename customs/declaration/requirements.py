@@ -1,5 +1,6 @@
 """Lane requirements for return declarations, read from customs/data/declaration_requirements.toml.
 
+A return needs a declaration when it leaves one customs territory for another (`declaration_required`).
 The file holds the UPU form thresholds, identifier formats (EORI, AES ITN), which party needs which tax id
 on which lane, which references to the original sale a lane needs, and export filings such as the US EEI.
 Every rule carries its source; rules with dates apply on declaration dates inside them.
@@ -19,8 +20,8 @@ from types import MappingProxyType
 
 from customs.countries import UnknownCountry, validate_country
 from customs.datafile import DataTable, read_toml
-from customs.declaration.territories import CustomsTerritory, customs_territories
 from customs.money import Money, UnknownCurrency
+from customs.territories import CustomsTerritory, customs_territories, customs_territory
 
 REQUIREMENTS_FILE = "declaration_requirements.toml"
 ORIGINAL_ORDER_REFERENCES = (
@@ -50,6 +51,16 @@ class PartyKind(StrEnum):
 
 class TaxIdScheme(StrEnum):
     EORI = "EORI"
+
+
+def declaration_required(sender_country: str, addressee_country: str, on: dt.date | None = None) -> bool:
+    """Whether goods sent between these countries on `on` cross a customs border and so need a declaration.
+
+    `on` defaults to today: the day a label bought now is handed over. Raises customs.countries.UnknownCountry
+    for a code that is not ISO 3166-1 alpha-2.
+    """
+    day = on or dt.date.today()
+    return customs_territory(sender_country, day) != customs_territory(addressee_country, day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +128,17 @@ class TaxIdRule:
     party: PartyRole
     party_kind: PartyKind
     scheme: TaxIdScheme
-    accepted_issuers: frozenset[str]
+    accepted_issuers: frozenset[str]  # two-letter prefixes and territory ids
+
+    def accepts_issuer(self, issuer: str, on: dt.date) -> bool:
+        """Whether an id issued under `issuer` serves here on `on`; a territory id accepts the countries that
+        are its members that day (a GB EORI served in the EU until 2020-12-31)."""
+        if issuer in self.accepted_issuers:
+            return True
+        try:
+            return customs_territory(issuer, on) in self.accepted_issuers
+        except UnknownCountry:  # XI, EL: prefixes that are no ISO country
+            return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,19 +218,16 @@ def _territory(
         raise table.error(
             key, f"{value!r} is neither a territory of customs_territories.toml nor a country"
         ) from exc
-    if country in {c for t in territories.values() for c in t.countries}:
+    if any(country in territory.countries_ever() for territory in territories.values()):
         raise table.error(key, f"{country} belongs to a customs territory: name the territory instead")
     return country
 
 
 def _issuers(table: DataTable, key: str, territories: Mapping[str, CustomsTerritory]) -> frozenset[str]:
-    issuers: set[str] = set()
-    for index, value in enumerate(table.strings(key, required=True)):
-        if value in territories:
-            issuers |= territories[value].countries
-        elif re.fullmatch("[A-Z]{2}", value):
-            issuers.add(value)
-        else:
+    """The issuers as listed: two-letter prefixes and territory ids."""
+    issuers = table.strings(key, required=True)
+    for index, value in enumerate(issuers):
+        if value not in territories and not re.fullmatch("[A-Z]{2}", value):
             raise table.error(
                 f"{key}[{index}]", f"expected a territory name or a two-letter prefix, got {value!r}"
             )
@@ -241,7 +259,13 @@ def parse_declaration_rules(root: DataTable, territories: Mapping[str, CustomsTe
     eori_formats: list[EoriFormat] = []
     seen_issuers: set[str] = set()
     for table in root.tables("eori_formats", required=True):
-        issuers = _issuers(table, "issuers", territories)
+        # A number's format belongs to the issuing country whatever territory it is in, so a territory
+        # stands for every country that is or was a member.
+        issuers = frozenset(
+            country
+            for issuer in _issuers(table, "issuers", territories)
+            for country in (territories[issuer].countries_ever() if issuer in territories else (issuer,))
+        )
         if issuers & seen_issuers:
             raise table.error(
                 "issuers", f"{', '.join(sorted(issuers & seen_issuers))} already has an EORI format"

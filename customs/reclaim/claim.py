@@ -20,7 +20,7 @@ from customs.reclaim.book import RegimeBook
 from customs.reclaim.case import ReclaimCase
 from customs.reclaim.regime import Regime
 from customs.reclaim.timelimits import Anchor, LimitScope
-from customs.tariffs import customs_territory
+from customs.territories import customs_territory
 
 
 class ClaimStatus(StrEnum):

@@ -17,7 +17,8 @@ from customs.reclaim.apportionment import apportion_by_value, four_places
 from customs.reclaim.assessment import ReclaimWarning, WarningCode
 from customs.reclaim.case import EntryLine, ImportEntry
 from customs.reclaim.components import ChargeComponent
-from customs.tariffs import ProcessingFeeSchedule, TariffTable, customs_territory
+from customs.tariffs import ProcessingFeeSchedule, TariffTable
+from customs.territories import customs_territory
 
 _US_FEES = (ChargeComponent.MPF, ChargeComponent.HMT)
 

@@ -23,8 +23,6 @@ from customs.declaration import (
     MailClass,
     NonDeliveryOption,
     build_customs_declaration,
-    customs_territories,
-    customs_territory,
     declaration_required,
 )
 from customs.goods import OriginalOrder, ReturnedItem
@@ -141,17 +139,39 @@ def _message(request: DeclarationRequest, path: str) -> str:
 def test_declaration_required_follows_customs_territories(
     sender: str, addressee: str, required: bool
 ) -> None:
-    assert declaration_required(sender, addressee) is required
+    assert declaration_required(sender, addressee, ON) is required
 
 
-def test_the_eu_list_has_the_27_member_states_and_monaco_but_not_gb_ch_or_no() -> None:
-    eu = customs_territories()["EU"]
-    assert len(eu.countries) == 28
-    assert "MC" in eu.countries
-    assert {"GB", "CH", "NO", "IS", "LI", "TR"}.isdisjoint(eu.countries)
-    assert "952/2013" in eu.source
-    assert customs_territory("HR") == "EU"
-    assert customs_territory("NO") == "NO"
+@pytest.mark.parametrize(
+    ("sender", "addressee", "on", "required"),
+    [
+        ("GB", "FR", dt.date(2020, 12, 31), False),  # last day of the transition period
+        ("GB", "FR", dt.date(2021, 1, 1), True),
+        ("IM", "IE", dt.date(2020, 12, 31), False),
+        ("IM", "GB", dt.date(2021, 1, 1), False),
+        ("HR", "SI", dt.date(2013, 6, 30), True),
+        ("HR", "SI", dt.date(2013, 7, 1), False),  # Croatia's accession
+    ],
+)
+def test_declaration_required_follows_membership_dates(
+    sender: str, addressee: str, on: dt.date, required: bool
+) -> None:
+    assert declaration_required(sender, addressee, on) is required
+
+
+def test_a_return_from_gb_into_the_eu_was_inside_one_territory_until_2020() -> None:
+    day = dt.date(2020, 12, 31)
+    customer_gb = Party(Contact("Amelia Jones"), Address("GB", ("1 High Street",), "London", "SW1A 1AA"))
+    request = _request(
+        sender=customer_gb, declaration_date=day, certification=Certification("Amelia Jones", day)
+    )
+    assert "addressee.address.region_code" in _paths(request)
+    assert (
+        "GB to DE stays inside one customs territory (Customs territory of the European Union)"
+        in _message(request, "addressee.address.region_code")
+    )
+    after = dataclasses.replace(request, declaration_date=ON, certification=Certification("Amelia Jones", ON))
+    assert build_customs_declaration(after, FX).rules_applied[0] == "eu-import-eori"
 
 
 def test_unknown_countries_are_refused() -> None:

@@ -16,7 +16,7 @@ from customs.declaration.requirements import (
     LaneScope,
     parse_declaration_rules,
 )
-from customs.declaration.territories import customs_territories, parse_customs_territories
+from customs.territories import customs_territories
 
 
 @pytest.mark.parametrize(
@@ -179,6 +179,11 @@ def test_the_sample_rules_parse() -> None:
             'scheme = "VAT"',
             "tax_ids[0].scheme: unknown value 'VAT' (expected one of: EORI)",
         ),
+        (
+            'territory = "GB"',
+            'territory = "IM"',
+            "tax_ids[0].territory: IM belongs to a customs territory: name the territory instead",
+        ),
         ('fields = ["export_reference"]', 'fields = ["awb"]', "references[0].fields[0]: expected one of"),
         ('when_origin = "US"', 'when_origin = "USA"', "references[0].when_origin: unknown country"),
         (
@@ -211,25 +216,20 @@ def test_invalid_toml_names_the_file() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("issuer", "on", "accepted"),
     [
-        (
-            '[territories.EU]\nname = "EU"\nsource = "x"\ncountries = ["DE", "XX"]',
-            "territories.EU.countries[1]: unknown country 'XX'",
-        ),
-        (
-            '[territories.A]\nname = "A"\nsource = "x"\ncountries = ["DE"]\n'
-            '[territories.B]\nname = "B"\nsource = "x"\ncountries = ["de"]',
-            "territories.B.countries[0]: DE is already in territory A",
-        ),
-        (
-            '[territories.A]\nname = "A"\ncountries = ["DE"]',
-            "territories.A.source: missing",
-        ),
-        ("territories = 3", "territories: expected a table, got 3"),
+        ("DE", dt.date(2026, 1, 1), True),
+        ("XI", dt.date(2026, 1, 1), True),  # Northern Ireland: a prefix listed as such
+        ("GB", dt.date(2020, 12, 31), True),  # the UK applied the Union's customs rules until then
+        ("GB", dt.date(2021, 1, 1), False),
+        ("HR", dt.date(2013, 6, 30), False),
+        ("HR", dt.date(2013, 7, 1), True),
+        ("CH", dt.date(2026, 1, 1), False),
     ],
 )
-def test_a_malformed_territories_file_names_the_file_and_the_field(text: str, message: str) -> None:
-    file = "customs/data/customs_territories.toml"
-    with pytest.raises(DataFileError, match=re.escape(f"{file}: {message}")):
-        parse_customs_territories(parse_toml(text, file))
+def test_a_territory_among_accepted_issuers_means_its_members_on_the_declaration_date(
+    issuer: str, on: dt.date, accepted: bool
+) -> None:
+    (rule,) = [r for r in declaration_rules().tax_ids if r.rule.id == "eu-import-eori"]
+    assert rule.accepted_issuers == {"EU", "XI"}
+    assert rule.accepts_issuer(issuer, on) is accepted

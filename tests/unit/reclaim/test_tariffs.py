@@ -1,46 +1,18 @@
-"""Tariff tables for estimates: territories, longest-prefix duty rows, import tax rates, the US MPF."""
+"""Tariff tables for estimates: longest-prefix duty rows, import tax rates, the US MPF."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
-import pycountry
 import pytest
 
 from customs.datafile import DataFileError
-from customs.declaration.territories import customs_territory as declaration_territory
 from customs.money import Money
-from customs.tariffs import (
-    customs_territories,
-    customs_territory,
-    load_tariff_table,
-    parse_duty_rates,
-    parse_fee_schedules,
-)
+from customs.tariffs import load_tariff_table, parse_duty_rates, parse_fee_schedules
+from customs.territories import customs_territories
 
 HEADER = "market,hs_code,description,duty_rate_percent,source,as_of,confirmed,note\n"
-
-
-def test_customs_territory_follows_membership_dates() -> None:
-    assert customs_territory("DE", dt.date(2026, 1, 1)) == "EU"
-    assert customs_territory("GB", dt.date(2020, 12, 31)) == "EU"
-    assert customs_territory("GB", dt.date(2021, 1, 1)) == "GB"
-    assert customs_territory("HR", dt.date(2013, 6, 30)) == "HR"
-    assert customs_territory("HR", dt.date(2013, 7, 1)) == "EU"
-    assert customs_territory("US", dt.date(2026, 1, 1)) == "US"
-    assert customs_territory("PR", dt.date(2026, 1, 1)) == "US"
-    assert customs_territory("IM", dt.date(2020, 12, 31)) == "EU"
-    assert customs_territory("IM", dt.date(2021, 1, 1)) == "GB"
-    assert customs_territory("NO", dt.date(2026, 1, 1)) == "NO"
-    eu = next(t for t in customs_territories() if t.id == "EU")
-    assert len([m for m in eu.members if m.covers(dt.date(2026, 1, 1))]) == 28  # 27 states and Monaco
-
-
-def test_dated_territories_agree_with_the_declaration_territories_today() -> None:
-    today = dt.date(2026, 11, 1)
-    codes = [country.alpha_2 for country in pycountry.countries]
-    assert [c for c in codes if customs_territory(c, today) != declaration_territory(c)] == []
 
 
 def test_duty_rate_takes_the_longest_matching_prefix() -> None:
@@ -69,10 +41,8 @@ def test_every_row_carries_source_and_as_of_date() -> None:
 
 def test_every_eu_member_has_an_import_tax_rate() -> None:
     table = load_tariff_table()
-    eu = next(t for t in customs_territories() if t.id == "EU")
-    for member in eu.members:
-        if member.covers(dt.date(2026, 1, 1)):
-            assert table.import_tax_rate(member.country) is not None, member.country
+    for country in customs_territories()["EU"].countries_on(dt.date(2026, 1, 1)):
+        assert table.import_tax_rate(country) is not None, country
     rate = table.import_tax_rate("DE")
     assert rate is not None
     assert rate.rate_percent == 19
