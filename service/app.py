@@ -114,7 +114,6 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
     # Rate-card S10 numbers come from the database, so they never repeat across restarts and replicas.
     use_durable_serials(carriers, DatabaseSerialAllocator(database))
     bus = await open_bus(settings.bus_url)
-    tracking = await open_tracking(settings, database, bus, carriers.adapters, metrics)
     reclaim = await open_reclaim(database, bus, load_reclaim_rules(), fx)
     customs = CustomsServicer(declarations, reclaim=reclaim)
     carrier_telemetry = CarrierTelemetry(metrics)
@@ -124,6 +123,8 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
         )
         for account_id, adapter in carriers.adapters.items()
     }
+    # Polls go through the same breakers, limits and telemetry as quotes and purchases.
+    tracking = await open_tracking(settings, database, bus, carrier_calls, metrics)
     quote_tokens = QuoteTokenSigner(settings.token_signing_secret)
     policies = load_return_policies(settings.return_policies_file)
     quote_returns = QuoteReturns(
