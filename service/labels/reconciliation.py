@@ -55,7 +55,8 @@ class LabelReconciler:
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> ReconciliationReport:
-        stale = await self._repository.stale_intents(self._clock() - self._grace, self._batch_size)
+        settled_before = self._clock() - self._grace
+        stale = await self._repository.stale_intents(settled_before, self._batch_size)
         outcomes: dict[LabelState, int] = {}
         for record in stale:
             await self._purchaser.recover(record)
@@ -63,7 +64,7 @@ class LabelReconciler:
             state = settled.state if settled is not None else LabelState.PENDING
             outcomes[state] = outcomes.get(state, 0) + 1
         registered = 0
-        for record in await self._repository.untracked(self._batch_size):
+        for record in await self._repository.untracked(settled_before, self._batch_size):
             assert record.tracking_number is not None
             route = ReturnRoute.VIA_HUB if record.plan.destination_hub_id else ReturnRoute.DIRECT
             registered += await self._purchaser.register_tracking(

@@ -237,13 +237,15 @@ class LabelRepository:
         async with self._database.sessions() as session:
             return [_record(row) for row in (await session.execute(statement)).all()]
 
-    async def untracked(self, limit: int) -> list[LabelRecord]:
-        """Bought labels whose parcel is not registered for tracking yet."""
+    async def untracked(self, updated_before: dt.datetime, limit: int) -> list[LabelRecord]:
+        """Bought labels, last changed before `updated_before`, whose parcel is not registered for tracking
+        (the purchase registers it right after its commit; these are the ones it could not)."""
         statement = (
             _labels()
             .where(
                 _L.state.in_([LabelState.PURCHASED.value, LabelState.VOID_REQUESTED.value]),
                 _L.tracking_registered == false(),
+                _L.updated_at < updated_before,
             )
             .order_by(_L.updated_at)
             .limit(limit)
