@@ -451,6 +451,175 @@ async def show_tracking(client: DemoClient, console: Console) -> None:
     )
 
 
+def _charge(
+    component: customs_pb2.ChargeComponent.ValueType, currency: str, amount: str
+) -> customs_pb2.ChargeAmount:
+    return customs_pb2.ChargeAmount(component=component, amount=_money(currency, amount))
+
+
+def _component(value: customs_pb2.ChargeComponent.ValueType) -> str:
+    return customs_pb2.ChargeComponent.Name(value).removeprefix("CHARGE_COMPONENT_").replace("_", "/").lower()
+
+
+def us_retail_return_reclaim(today: dt.date) -> customs_pb2.CalculateDutyReclaimRequest:
+    """Worn jackets and T-shirts sent back to a US importer that sold them at retail (19 CFR 191.45)."""
+    imported = today - dt.timedelta(days=70)
+    entry = "BHL-0093121-4"
+
+    def line(
+        line_id: str, sku: str, text: str, hs_code: str, units: tuple[int, int], value: str, duty: str
+    ) -> customs_pb2.ReclaimEntryLine:
+        zero = [
+            _charge(c, "USD", "0")
+            for c in (customs_pb2.CHARGE_COMPONENT_AD_CVD, customs_pb2.CHARGE_COMPONENT_VAT)
+        ]
+        return customs_pb2.ReclaimEntryLine(
+            line_id=line_id,
+            sku=sku,
+            description=text,
+            hs_code=hs_code,
+            imported_quantity=units[0],
+            returned_quantity=units[1],
+            customs_value=_money("USD", value),
+            paid=[_charge(customs_pb2.CHARGE_COMPONENT_DUTY, "USD", duty), *zero],
+        )
+
+    return customs_pb2.CalculateDutyReclaimRequest(
+        import_country="US",
+        import_date=convert.date_to_proto(imported),
+        import_currency="USD",
+        import_entry_number=entry,
+        importer_type=customs_pb2.IMPORTER_TYPE_BUSINESS,
+        lines=[
+            line("jackets", "JKT-100", "wool jackets", "6201.40.0010", (40, 3), "4800", "1344.00"),
+            line("shirts", "TSH-200", "cotton T-shirts", "6109.10.0012", (200, 12), "2400", "396.00"),
+        ],
+        entry_charges=[
+            _charge(customs_pb2.CHARGE_COMPONENT_MPF, "USD", "32.71"),
+            _charge(customs_pb2.CHARGE_COMPONENT_HMT, "USD", "9.00"),
+            _charge(customs_pb2.CHARGE_COMPONENT_OTHER, "USD", "0"),
+        ],
+        return_reason=common_pb2.RETURN_REASON_WRONG_SIZE,
+        condition=common_pb2.ITEM_CONDITION_USED,
+        export_date=convert.date_to_proto(today + dt.timedelta(days=5)),
+        designated_imports=[
+            customs_pb2.DesignatedImport(
+                sku=sku, hs_code=code, import_entry_number=entry, import_date=convert.date_to_proto(imported)
+            )
+            for sku, code in (("JKT-100", "6201.40.0010"), ("TSH-200", "6109.10.0012"))
+        ],
+        display_currency="EUR",
+    )
+
+
+def eu_defective_reclaim(today: dt.date) -> customs_pb2.CalculateDutyReclaimRequest:
+    """A defective jacket a German customer bought from an IOSS seller goes back to the UK hub."""
+    return customs_pb2.CalculateDutyReclaimRequest(
+        import_country="DE",
+        import_date=convert.date_to_proto(today - dt.timedelta(days=40)),
+        import_currency="EUR",
+        import_entry_number="26DE0045102931R7",
+        importer_type=customs_pb2.IMPORTER_TYPE_CONSUMER,
+        tax_collected_at_sale=True,
+        lines=[
+            customs_pb2.ReclaimEntryLine(
+                line_id="1",
+                sku="JK-RAIN-L",
+                description="waterproof rain jacket",
+                hs_code="6201.40.10",
+                imported_quantity=1,
+                returned_quantity=1,
+                customs_value=_money("EUR", "139.00"),
+                paid=[
+                    _charge(customs_pb2.CHARGE_COMPONENT_DUTY, "EUR", "16.68"),
+                    _charge(customs_pb2.CHARGE_COMPONENT_VAT, "EUR", "29.58"),
+                ],
+            )
+        ],
+        return_reason=common_pb2.RETURN_REASON_DEFECTIVE,
+        condition=common_pb2.ITEM_CONDITION_DEFECTIVE,
+        export_date=convert.date_to_proto(today - dt.timedelta(days=3)),
+        proof_of_export=customs_pb2.ProofOfExport(
+            kind=customs_pb2.PROOF_OF_EXPORT_KIND_CARRIER_TRACKING,
+            reference="RR123456785DE",
+            date=convert.date_to_proto(today - dt.timedelta(days=3)),
+        ),
+        display_currency="USD",
+    )
+
+
+def print_reclaim_response(console: Console, response: customs_pb2.CalculateDutyReclaimResponse) -> None:
+    """Regimes with why or why not, the best option, refundable by component, deadline, forms, warnings."""
+    best = set(response.best_regime_ids)
+    regimes = Table("", "regime", "refundable", "file by", "why", title=f"Regimes of {response.market}")
+    for assessment in response.regimes:
+        failed = [check.text for check in assessment.checks if not check.passed]
+        failed += [c.text for line in assessment.lines for c in line.checks if not c.passed]
+        why = failed[0] if failed else "every condition met"
+        if assessment.basis == customs_pb2.RULE_BASIS_UNCONFIRMED:
+            why += " [yellow](basis unconfirmed)[/]"
+        mark = (
+            "[bold green]best[/]"
+            if assessment.regime.id in best
+            else ("ok" if assessment.eligible else "[red]no[/]")
+        )
+        regimes.add_row(
+            mark,
+            f"{assessment.regime.name}\n[dim]{assessment.regime.legal_basis}[/]",
+            _shown(assessment.refundable_total),
+            _day(assessment.filing_deadline),
+            why,
+        )
+    console.print(regimes)
+    amounts = Table(
+        "component",
+        f"refundable ({response.import_currency})",
+        f"display ({response.display_currency})",
+        title=f"Refundable under {' + '.join(response.best_regime_ids) or 'no regime'}",
+        caption=f"FX as of {_day(response.fx_as_of)}" if response.HasField("fx_as_of") else None,
+    )
+    for item in response.total_refundable:
+        amounts.add_row(_component(item.component), _shown(item.amount), _shown(item.display_amount))
+    amounts.add_row(
+        "[bold]total[/]",
+        _shown(response.total_refundable_amount),
+        _shown(response.total_refundable_display_amount),
+    )
+    for lost in response.not_refundable:
+        amounts.add_row(
+            f"[dim]not refunded: {_component(lost.component)} ({lost.line_id})[/]", _shown(lost.amount), ""
+        )
+    console.print(amounts)
+    console.print(
+        f"File by [bold]{_day(response.filing_deadline)}[/] with: "
+        + "; ".join(f"{form.code} ({form.authority})" for form in response.forms)
+    )
+    if response.documents:
+        console.print("Documents: " + "; ".join(response.documents))
+    for warning in response.warnings:
+        console.print(f"  [yellow]{warning.code}[/] {warning.message}")
+
+
+async def show_duty_reclaim(client: DemoClient, console: Console) -> None:
+    customs = customs_pb2_grpc.CustomsServiceStub(client.channel)
+    today = dt.datetime.now(dt.UTC).date()
+    console.print(
+        "Worn jackets and T-shirts come back to a US importer that sold them at retail. Used goods fail "
+        "unused merchandise drawback; returned retail merchandise qualifies for any reason: 99 % of duty "
+        "and fees."
+    )
+    us = await customs.CalculateDutyReclaim(
+        us_retail_return_reclaim(today), metadata=client.metadata, timeout=5
+    )
+    print_reclaim_response(console, us)
+    console.print(
+        "A defective jacket leaves Germany for the UK hub: the EU repays the duty (UCC Art. 118) and the "
+        "IOSS seller adjusts the VAT, two regimes that combine."
+    )
+    eu = await customs.CalculateDutyReclaim(eu_defective_reclaim(today), metadata=client.metadata, timeout=5)
+    print_reclaim_response(console, eu)
+
+
 STEPS: tuple[tuple[str, DemoStep], ...] = (
     ("The server", show_health_and_services),
     ("Authentication", show_authentication),
@@ -458,6 +627,7 @@ STEPS: tuple[tuple[str, DemoStep], ...] = (
     ("Quoting a return from Germany", show_quote_from_germany),
     ("Quoting a return from Canada", show_quote_from_canada),
     ("Tracking a return: label, partner scans, the customer's stream", show_tracking),
+    ("Duty reclaim: a US retail return and an EU defective return", show_duty_reclaim),
 )
 
 
