@@ -20,8 +20,14 @@ class LabelFiles(Protocol):
 
 
 class HttpLabelFiles:
-    def __init__(self, *, timeout_seconds: float = 10.0, max_bytes: int = MAX_LABEL_BYTES) -> None:
-        self._client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=True)
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float = 10.0,
+        max_bytes: int = MAX_LABEL_BYTES,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=True, transport=transport)
         self._max_bytes = max_bytes
 
     async def fetch(self, url: str) -> bytes:

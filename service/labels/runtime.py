@@ -73,12 +73,13 @@ async def open_labels(
     reclaim: ReclaimRecorder | None = None,
     clock: Callable[[], dt.datetime] = _utc_now,
     reconcile: bool = True,
+    label_files: LabelFiles | None = None,
 ) -> Labels:
     repository = LabelRepository(database)
     planner = PurchasePlanner(
         carriers=carriers, accounts=accounts, hubs=hubs, declarations=declarations, quote_tokens=quote_tokens
     )
-    label_files = HttpLabelFiles()
+    label_files = label_files or HttpLabelFiles()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="label-documents")
     purchaser = LabelPurchaser(
         repository=repository,

@@ -58,6 +58,7 @@ from service.errors import (
     Unavailable as Refused,
 )
 from service.labels import Labels, LabelsConfig, open_labels
+from service.labels.label_files import LabelFileUnavailable
 from service.labels.model import (
     CreateLabelRequest,
     ExplicitRate,
@@ -193,6 +194,30 @@ class ScriptedWithLookup(Scripted):
         return await self.inner.find_purchase(request)
 
 
+class Hosting(Scripted):
+    """A carrier that hosts its labels: the purchase answers with a URL, not the file."""
+
+    async def purchase(self, request: PurchaseRequest) -> PurchasedLabel:
+        label = await super().purchase(request)
+        url = f"https://labels.example.test/{label.tracking_number}.pdf"
+        return dataclasses.replace(label, label_document=b"", label_url=url)
+
+
+class HostedFiles:
+    def __init__(self) -> None:
+        self.down = False
+        self.fetched: list[str] = []
+
+    async def fetch(self, url: str) -> bytes:
+        self.fetched.append(url)
+        if self.down:
+            raise LabelFileUnavailable("HTTP 503 for the label file")
+        return b"%PDF-1.4 hosted " + url.encode()
+
+    async def close(self) -> None:
+        return None
+
+
 @dataclasses.dataclass
 class Stack:
     database: Database
@@ -203,6 +228,7 @@ class Stack:
     ledger: Path
     adapters: dict[str, Any]
     signer: QuoteTokenSigner
+    files: HostedFiles
 
     @property
     def use_case(self) -> Any:
@@ -267,6 +293,7 @@ async def open_stack(url: str, tmp_path: Path, **sandbox_options: Any) -> AsyncI
         ),
         "flaky-lookup": ScriptedWithLookup(sandbox("flaky-lookup", tmp_path / "flaky-lookup.jsonl")),
         "flaky": Scripted(sandbox("flaky", tmp_path / "flaky.jsonl")),
+        "hosting": Hosting(sandbox("hosting", tmp_path / "hosting.jsonl")),
     }
     policy = CallPolicy(max_attempts=1, timeout_seconds=5)
     accounts = {
@@ -276,6 +303,7 @@ async def open_stack(url: str, tmp_path: Path, **sandbox_options: Any) -> AsyncI
     fx = load_fx_table(default_data_file("fx_rates.toml"))
     signer = QuoteTokenSigner(SECRET)
     parcels = Parcels(database, clock)
+    files = HostedFiles()
     labels = await open_labels(
         LabelsConfig(
             purchase_budget_seconds=2.0,
@@ -296,9 +324,12 @@ async def open_stack(url: str, tmp_path: Path, **sandbox_options: Any) -> AsyncI
         tracking_tokens=TrackingTokens(SECRET.encode(), validity=dt.timedelta(days=30)),
         clock=clock,
         reconcile=False,
+        label_files=files,
     )
     try:
-        yield Stack(database, labels, LabelRepository(database), clock, parcels, ledger, adapters, signer)
+        yield Stack(
+            database, labels, LabelRepository(database), clock, parcels, ledger, adapters, signer, files
+        )
     finally:
         await labels.close()
         await database.dispose()
@@ -470,6 +501,27 @@ async def test_a_return_to_an_address_needs_no_hub_and_is_tracked_direct(stack: 
     registered = await ShipmentRegistry(stack.database).find("m1", label_id=view.record.id)
     assert registered is not None
     assert registered.route is ReturnRoute.DIRECT
+
+
+async def test_a_carrier_hosted_label_is_fetched_now_or_on_the_next_full_read(stack: Stack) -> None:
+    rate = ExplicitRate("hosting", "sandbox_standard")
+    fetched_at_once = await stack.use_case.create(create(rate, key="h1", ship=LOCAL))
+    label = fetched_at_once.document(DocumentKind.LABEL)
+    assert label is not None
+    assert label.content == b"%PDF-1.4 hosted " + stack.files.fetched[0].encode()
+    assert fetched_at_once.record.label_url == stack.files.fetched[0]
+    stack.files.down = True
+    late = await stack.use_case.create(create(rate, key="h2", ship=LOCAL))
+    assert kinds(late) == [DocumentKind.RETURN_INSTRUCTIONS]  # bought and recorded all the same
+    assert late.record.status is LabelStatus.PURCHASED
+    stack.files.down = False
+    full = await stack.use_case.get("m1", late.record.id, full=True)
+    assert kinds(full) == [DocumentKind.RETURN_INSTRUCTIONS, DocumentKind.LABEL]
+    assert (await stack.use_case.get("m1", late.record.id, full=False)).document(
+        DocumentKind.LABEL
+    ) is not None
+    # h1 at purchase; h2 at purchase, for the create answer (still down), and once more on the full read.
+    assert len(stack.files.fetched) == 4
 
 
 # Refusals before anything is stored ----------------------------------------------------------------------
