@@ -1200,6 +1200,14 @@ def _proof_from_proto(message: customs_pb2.ProofOfExport, violations: Violations
     return ProofOfExport(kind, message.reference.strip(), day)
 
 
+def reclaim_goods_used(request: customs_pb2.CalculateDutyReclaimRequest) -> bool | None:
+    """As given; unset: from the condition (None), except that an unstated condition counts as possibly used
+    (common.proto, ItemCondition), so no regime for unused goods applies."""
+    if request.HasField("goods_used"):
+        return request.goods_used
+    return True if request.condition == common_pb2.ITEM_CONDITION_UNSPECIFIED else None
+
+
 def reclaim_display_currency(
     request: customs_pb2.CalculateDutyReclaimRequest, violations: Violations
 ) -> str | None:
@@ -1288,7 +1296,7 @@ def reclaim_case_from_proto(
                 condition=item_condition_from_proto(request.condition),
                 export_date=export_day,
                 export_expected=proof is None and (given_export is None or export_day > today),
-                used=request.goods_used if request.HasField("goods_used") else None,
+                used=reclaim_goods_used(request),
                 proof_of_export=proof,
                 designated_imports=tuple(item for item in designated if item is not None),
                 filing_date=filing_date,
@@ -1599,28 +1607,4 @@ def reclaim_claim_to_proto(claim: StoredClaim, regime: Regime | None) -> customs
                 date=date_to_proto(claim.export_date),
             )
         )
-    return message
-
-
-def reclaim_summary_to_proto(claims: Sequence[StoredClaim]) -> customs_pb2.DutyReclaimSummary | None:
-    """The label's view of its claims: the first claim (best regime of the first item group) in the
-    singular fields, every claim in the repeated ones. None when the label has no claim."""
-    if not claims:
-        return None
-    first = claims[0]
-    total = first.refundable_total
-    for claim in claims[1:]:
-        if claim.refundable_total.currency == total.currency:
-            total = total + claim.refundable_total
-    message = customs_pb2.DutyReclaimSummary(
-        claim_id=first.id,
-        status=claim_status_to_proto(first.status),
-        regime_id=first.regime_id or "",
-        refundable_total=money_to_proto(total),
-        estimate=any(claim.amounts_estimated for claim in claims),
-        claim_ids=[claim.id for claim in claims],
-        regime_ids=[claim.regime_id for claim in claims if claim.regime_id],
-    )
-    deadlines = [claim.filing_deadline for claim in claims if claim.filing_deadline is not None]
-    _set_date(message.filing_deadline, min(deadlines, default=None))
     return message

@@ -37,7 +37,7 @@ from customs.hs import (
     search_hs_codes,
 )
 from customs.hs.search import search_index
-from customs.reclaim import ProofOfExport, ProofOfExportKind
+from customs.reclaim import ProofOfExport, ProofOfExportKind, WarningCode
 from service.auth import current_merchant
 from service.customs_declarations import (
     CustomsDeclarations,
@@ -49,6 +49,7 @@ from service.errors import FailedPrecondition, FieldViolation, InvalidArgument, 
 from service.grpc import convert
 from service.grpc.convert import Violations
 from service.reclaim import Reclaim
+from service.reclaim.model import UNSTATED_CONDITION
 
 DEFAULT_PAGE_SIZE = 20
 _PAGE_TOKEN_VERSION = "h1"
@@ -285,7 +286,12 @@ class CustomsServicer:
         violations.raise_if_any()
         assert case is not None
         assessment = reclaim.calculator.calculate(case, display_currency)
-        return convert.reclaim_assessment_to_proto(assessment, case)
+        response = convert.reclaim_assessment_to_proto(assessment, case)
+        if request.condition == common_pb2.ITEM_CONDITION_UNSPECIFIED and not request.HasField("goods_used"):
+            response.warnings.append(
+                customs_pb2.ReclaimWarning(code=WarningCode.ASSUMPTION.value, message=UNSTATED_CONDITION)
+            )
+        return response
 
     async def ListReclaimClaims(
         self, request: customs_pb2.ListReclaimClaimsRequest, context: object

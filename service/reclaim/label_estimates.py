@@ -49,7 +49,7 @@ from customs.reclaim import (
 from customs.territories import customs_territory
 from service.logging import get_logger
 from service.reclaim.calculation import DutyReclaimCalculator
-from service.reclaim.model import AuditEntry, StoredClaim, label_actor
+from service.reclaim.model import UNSTATED_CONDITION, AuditEntry, StoredClaim, label_actor
 from service.reclaim.repository import ClaimRepository, NewClaim, new_claim_id
 from service.reclaim.tracking_evidence import TrackingEvidence
 
@@ -215,6 +215,9 @@ def label_cases(label: LabelReturn, fx: FxTable) -> tuple[LabelCase, ...]:
         skus = tuple(shipment.items[position].sku for position in group.positions)
         case: ReclaimCase | None = None
         group_problem = problem
+        group_warnings = tuple(warnings)
+        if group.condition is ItemCondition.UNSPECIFIED:
+            group_warnings += (_assumption(UNSTATED_CONDITION),)
         if not group_problem and import_date is not None:
             try:
                 case = _case(label, group, import_date, currency, importer, values, paid, order)
@@ -226,7 +229,7 @@ def label_cases(label: LabelReturn, fx: FxTable) -> tuple[LabelCase, ...]:
                 skus=skus,
                 case=case,
                 problem=group_problem,
-                warnings=tuple(warnings),
+                warnings=group_warnings,
                 market=market,
                 import_country=country,
                 currency=currency,
@@ -275,6 +278,7 @@ def _case(
         condition=group.condition,
         export_date=label.expected_export_date,
         export_expected=True,
+        used=True if group.condition is ItemCondition.UNSPECIFIED else None,
     )
     return ReclaimCase(entry, details)
 

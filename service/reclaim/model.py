@@ -19,6 +19,8 @@ from customs.reclaim import (
 
 TRACKING_ACTOR = "tracking"
 EXPIRY_ACTOR = "expiry"
+# An unstated condition counts as possibly used (common.proto, ItemCondition): no regime for unused goods.
+UNSTATED_CONDITION = "the condition of the goods is not stated: they are treated as possibly used"
 
 
 def label_actor(label_id: str) -> str:

@@ -688,3 +688,16 @@ def test_tracking_events_as_export_evidence_for_an_eu_claim(
     if evidence is not None:
         assert evidence.reference == "TN1"
         assert evidence.country == (country or None)
+
+
+async def test_an_unstated_condition_counts_as_possibly_used(servicer: CustomsServicer) -> None:
+    request = example_1_request()
+    request.condition = common_pb2.ITEM_CONDITION_UNSPECIFIED
+    response = await servicer.CalculateDutyReclaim(request, None)
+    unused = next(r for r in response.regimes if r.regime.id == "us-1313j1-unused")
+    assert not unused.eligible
+    assert any(w.code == "ASSUMPTION" and "possibly used" in w.message for w in response.warnings)
+    request.goods_used = False  # the caller says so: the condition no longer decides
+    stated = await servicer.CalculateDutyReclaim(request, None)
+    assert next(r for r in stated.regimes if r.regime.id == "us-1313j1-unused").eligible
+    assert not any("possibly used" in w.message for w in stated.warnings)
