@@ -370,6 +370,65 @@ async def show_quote_from_canada(client: DemoClient, console: Console) -> None:
     await _quote(client, console, canadian_customer_return(dt.datetime.now(dt.UTC).date()))
 
 
+# Labels ------------------------------------------------------------------------------------------------
+
+
+async def show_cross_border_label(client: DemoClient, console: Console) -> None:
+    """Buy the Swiss return's label from a quote token, list its documents and write them to a folder."""
+    shipment = _demo_return_ch_to_eu_hub()
+    quotes = await rates_pb2_grpc.RatesServiceStub(client.channel).QuoteReturn(
+        rates_pb2.QuoteReturnRequest.FromString(shipment.SerializeToString()),
+        metadata=client.metadata,
+        timeout=5,
+    )
+    quote = quotes.quotes[0]
+    stub = labels_pb2_grpc.LabelsServiceStub(client.channel)
+    request = labels_pb2.CreateReturnLabelRequest(
+        idempotency_key="demo-rma-ch-1",
+        shipment=shipment,
+        quote_token=quote.quote_token,
+        customer_locale="de-CH",
+    )
+    label = (await stub.CreateReturnLabel(request, metadata=client.metadata, timeout=15)).label
+    summary = label.declaration_summary
+    console.print(
+        f"Label [bold]{label.id}[/] bought from {label.carrier.name} ({label.service_name}) for "
+        f"{_amount(label.price)}: tracking number [bold]{label.tracking_number}[/]. Customs: "
+        f"{customs_pb2.CustomsForm.Name(summary.form).removeprefix('CUSTOMS_FORM_')}, "
+        f"{summary.line_count} lines, {_amount(summary.total_value)}, {summary.total_net_weight_grams} g net."
+    )
+    folder = Path(tempfile.mkdtemp(prefix="backhaul-demo-documents-"))
+    table = Table(
+        "document", "format", "language", "bytes", "file", title=f"The label's documents, in {folder}"
+    )
+    documents = [label.label_document, *label.customs_documents, label.instructions_document]
+    for document in documents:
+        path = folder / document.filename
+        path.write_bytes(document.content)
+        table.add_row(
+            common_pb2.DocumentKind.Name(document.kind).removeprefix("DOCUMENT_KIND_").lower(),
+            common_pb2.DocumentFormat.Name(document.format).removeprefix("DOCUMENT_FORMAT_"),
+            document.language_code or "-",
+            str(document.size_bytes),
+            path.name,
+        )
+    table.caption = "the sandbox carrier's own label file is a simulated one; rate-card labels are rendered"
+    console.print(table)
+    console.print(f"Open them: {folder}")
+    again = (await stub.CreateReturnLabel(request, metadata=client.metadata, timeout=15)).label
+    console.print(
+        f"The same request under the same idempotency key: label {again.id} again "
+        f"({'the same' if again.id == label.id else 'ANOTHER'} label, nothing bought twice)."
+    )
+    request.customer_locale = "fr-CH"
+    try:
+        await stub.CreateReturnLabel(request, metadata=client.metadata, timeout=15)
+    except grpc.aio.AioRpcError as error:
+        console.print(
+            f"The same key with another request: [bold red]{error.code().name}[/] ({error.details()})"
+        )
+
+
 def _scan(number: str, at: dt.datetime, code: str, description: str) -> tracking_pb2.PartnerTrackingEvent:
     scan = tracking_pb2.PartnerTrackingEvent(tracking_number=number, code=code, description=description)
     scan.occurred_at.FromDatetime(at)
@@ -626,6 +685,7 @@ STEPS: tuple[tuple[str, DemoStep], ...] = (
     ("Customs: HS codes and a return's declaration", show_customs),
     ("Quoting a return from Germany", show_quote_from_germany),
     ("Quoting a return from Canada", show_quote_from_canada),
+    ("Buying a cross-border label: customs documents, exactly once", show_cross_border_label),
     ("Tracking a return: label, partner scans, the customer's stream", show_tracking),
     ("Duty reclaim: a US retail return and an EU defective return", show_duty_reclaim),
 )

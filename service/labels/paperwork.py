@@ -38,6 +38,8 @@ from service.quoting.use_case import add_business_days
 
 _log = logging.getLogger(__name__)
 
+CUSTOMS_LANGUAGE = "en"
+
 
 def _draft(document: RenderedDocument, language_code: str = "") -> DocumentDraft:
     return DocumentDraft(
@@ -130,9 +132,9 @@ class LabelPaperwork:
         declaration = shipment.customs_declaration
         if declaration is None:
             return []
-        return [
-            _draft(render_customs_declaration(declaration, tracking_number)),
-            _draft(render_commercial_invoice(declaration, tracking_number)),
+        return [  # both in English (service/documents/customs_documents.py)
+            _draft(render_customs_declaration(declaration, tracking_number), CUSTOMS_LANGUAGE),
+            _draft(render_commercial_invoice(declaration, tracking_number), CUSTOMS_LANGUAGE),
         ]
 
     def _instructions(
