@@ -5,7 +5,8 @@
 - any other scan in the carrier's hands outside the import market's customs territory is
   DEPARTED_COUNTRY: the goods left on or before that day;
 - the first scan (the DROPPED_OFF milestone) inside the market is FIRST_SCAN: the goods are on their way;
-- a parcel returned to the sender never left: its open claims are cancelled.
+- a parcel returned to the sender, or cancelled (its label voided) before it left, takes its open claims
+  with it: they are cancelled.
 
 Pure functions; the transitions themselves are customs.reclaim's.
 """
@@ -75,12 +76,14 @@ def claim_after_event(stored: StoredClaim, logged: LoggedEvent, rules: RegimeBoo
     if stored.status not in OPEN_STATUSES:
         return None
     event = logged.event
+    on = event.occurred_at.date().isoformat()
+    description = ""
     if event.status is TrackingStatus.RETURNED_TO_SENDER:
-        description = (
-            f"the carrier returned parcel {event.tracking_number} to the customer on "
-            f"{event.occurred_at.date().isoformat()}: the goods did not leave"
-        )
-        after = cancel_claim(stored.domain(), event.occurred_at, description)
+        description = f"the carrier returned parcel {event.tracking_number} to the customer on {on}"
+    elif event.status is TrackingStatus.CANCELLED and not stored.export_proven:
+        description = f"the carrier cancelled parcel {event.tracking_number} on {on} (label voided)"
+    if description:
+        after = cancel_claim(stored.domain(), event.occurred_at, f"{description}: the goods did not leave")
         return changed(stored, after, logged.recorded_at, TRACKING_ACTOR, cursor=logged.cursor)
     evidence = export_evidence_of(logged, stored.market)
     if evidence is None:

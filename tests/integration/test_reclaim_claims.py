@@ -484,3 +484,18 @@ async def _until_ready(handle: Reclaim, label_id: str) -> None:
             return
         await asyncio.sleep(0.05)
     pytest.fail(f"the claims of {label_id} never became ready to file")
+
+
+@pytest.mark.parametrize("status", [S.CANCELLED, S.RETURNED_TO_SENDER])
+async def test_a_voided_or_returned_parcel_cancels_its_open_claims(
+    database: Database, reclaim: Reclaim, status: TrackingStatus
+) -> None:
+    await reclaim.labels.record_label_estimate(label_de("lbl_void"))
+    parcel = await register(database, "lbl_void")
+    await log_scans(database, parcel, (status, "DE", day("2026-04-02")))
+    assert await reclaim.evidence.catch_up() == 1
+    (claim,) = await claims_of(reclaim, "lbl_void")
+    assert claim.status is ClaimStatus.CANCELLED
+    rows = await audit_rows(database, claim.id)
+    assert (rows[-1].status, rows[-1].actor, rows[-1].tracking_cursor) == ("cancelled", TRACKING_ACTOR, 1)
+    assert "did not leave" in rows[-1].description
