@@ -111,7 +111,8 @@ class ReturnLabels:
     # CreateReturnLabel -----------------------------------------------------------------------------------
 
     async def create(self, request: CreateLabelRequest, *, time_remaining: float | None = None) -> LabelView:
-        wait = self._settings.purchase_budget_seconds if time_remaining is None else time_remaining
+        # Without a caller deadline: long enough to price an explicit rate and then buy, each within budget.
+        wait = 2 * self._settings.purchase_budget_seconds if time_remaining is None else time_remaining
         answer_by = self._loop_clock() + wait - self._settings.answer_margin_seconds
         key_problems = [v for v in request_violations(request) if v.field == "idempotency_key"]
         if key_problems:
