@@ -677,6 +677,29 @@ async def show_duty_reclaim(client: DemoClient, console: Console) -> None:
     )
     eu = await customs.CalculateDutyReclaim(eu_defective_reclaim(today), metadata=client.metadata, timeout=5)
     print_reclaim_response(console, eu)
+    claims = await customs.ListReclaimClaims(
+        customs_pb2.ListReclaimClaimsRequest(), metadata=client.metadata, timeout=5
+    )
+    table = Table(
+        "label",
+        "status",
+        "regime",
+        "refundable",
+        "file by",
+        "audit trail",
+        title="Claims recorded with labels",
+    )
+    for claim in claims.claims:
+        last = claim.audit_trail[-1]
+        table.add_row(
+            claim.label_id,
+            customs_pb2.ReclaimClaimStatus.Name(claim.status).removeprefix("RECLAIM_CLAIM_STATUS_").lower(),
+            claim.regime.id or "-",
+            _shown(claim.refundable_total),
+            _day(claim.filing_deadline),
+            f"{last.actor}: {last.description}",
+        )
+    console.print(table)
 
 
 STEPS: tuple[tuple[str, DemoStep], ...] = (
