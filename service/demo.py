@@ -686,7 +686,7 @@ async def show_duty_reclaim(client: DemoClient, console: Console) -> None:
         "regime",
         "refundable",
         "file by",
-        "audit trail",
+        "last change",
         title="Claims recorded with labels",
     )
     for claim in claims.claims:
