@@ -70,7 +70,7 @@ class CompareCarriersRequest(_message.Message):
     CARRIER_ACCOUNT_IDS_FIELD_NUMBER: _builtins.int
     TOP_SKUS_FIELD_NUMBER: _builtins.int
     currency: _builtins.str
-    """Currency of the cost figures (ISO 4217); default: the merchant's configured currency."""
+    """Currency of the cost figures (ISO 4217); default: the base currency of the service's FX table."""
     group_by: Global___CompareCarriersGroupBy.ValueType
     """Dimensions of the rows; default CARRIER_SERVICE_LANE."""
     top_skus: _builtins.int
@@ -123,8 +123,11 @@ class CompareCarriersResponse(_message.Message):
     UNTIL_FIELD_NUMBER: _builtins.int
     CURRENCY_FIELD_NUMBER: _builtins.int
     FX_AS_OF_FIELD_NUMBER: _builtins.int
+    SCORE_WEIGHTS_SOURCE_FIELD_NUMBER: _builtins.int
     currency: _builtins.str
     """Currency of the cost figures."""
+    score_weights_source: _builtins.str
+    """Where the score weights come from (data file and its effective date)."""
     @_builtins.property
     def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___CarrierComparisonRow]:
         """Rows, best composite score first."""
@@ -159,10 +162,11 @@ class CompareCarriersResponse(_message.Message):
         until: _timestamp_pb2.Timestamp | None = ...,
         currency: _builtins.str = ...,
         fx_as_of: _date_pb2.Date | None = ...,
+        score_weights_source: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["fx_as_of", b"fx_as_of", "since", b"since", "until", b"until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "fx_as_of", b"fx_as_of", "return_reasons", b"return_reasons", "rows", b"rows", "score_weights", b"score_weights", "since", b"since", "until", b"until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "fx_as_of", b"fx_as_of", "return_reasons", b"return_reasons", "rows", b"rows", "score_weights", b"score_weights", "score_weights_source", b"score_weights_source", "since", b"since", "until", b"until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -170,7 +174,12 @@ Global___CompareCarriersResponse: _TypeAlias = CompareCarriersResponse  # noqa: 
 
 @_typing.final
 class CarrierComparisonRow(_message.Message):
-    """Performance of one carrier (and service, and lane, by group_by) in the period."""
+    """Performance of one carrier (and service, and lane, by group_by) in the period.
+
+    Denominators: "parcels" are the labels not voided that the carrier took in (a first scan, or a return to
+    sender); on-time counts the parcels that arrived at the hub and whose promise is known. Days are measured
+    between event times; on-time compares calendar days (UTC dates) with the promised transit days.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -193,6 +202,7 @@ class CarrierComparisonRow(_message.Message):
     QUOTE_TIMEOUTS_FIELD_NUMBER: _builtins.int
     QUOTE_LATENCY_MS_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
+    EXCEPTIONS_FIELD_NUMBER: _builtins.int
     service_code: _builtins.str
     """Service code; empty when not grouped by service."""
     service_name: _builtins.str
@@ -233,7 +243,9 @@ class CarrierComparisonRow(_message.Message):
 
     @_builtins.property
     def exception_rates(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExceptionRate]:
-        """Share of parcels with an exception, per reason (customs reasons included)."""
+        """Share of parcels with an exception, per reason (customs reasons included); reasons never seen are
+        left out.
+        """
 
     @_builtins.property
     def customs_holds(self) -> Global___Proportion:
@@ -249,19 +261,27 @@ class CarrierComparisonRow(_message.Message):
 
     @_builtins.property
     def quote_errors(self) -> Global___Proportion:
-        """Share of quote requests to this carrier that failed with an error other than a timeout."""
+        """Share of quote requests to this carrier account on the lane that failed with an error other than a
+        timeout. Quotes are asked per carrier account, not per service: rows of one account share the figure.
+        """
 
     @_builtins.property
     def quote_timeouts(self) -> Global___Proportion:
-        """Share of quote requests to this carrier that timed out."""
+        """Share of quote requests to this carrier account on the lane that timed out."""
 
     @_builtins.property
     def quote_latency_ms(self) -> Global___Distribution:
-        """Latency of the carrier's quote answers in milliseconds."""
+        """Latency of the carrier's quote answers in milliseconds: count and mean exact, p50 and p90 interpolated
+        within histogram buckets (quote outcomes are kept as per-hour histograms, not one row per quote).
+        """
 
     @_builtins.property
     def score(self) -> Global___CompositeScore:
         """Composite score, 0 (worst) to 100 (best), with each metric's contribution."""
+
+    @_builtins.property
+    def exceptions(self) -> Global___Proportion:
+        """Share of parcels with at least one exception, whatever the reason."""
 
     def __init__(
         self,
@@ -285,10 +305,11 @@ class CarrierComparisonRow(_message.Message):
         quote_timeouts: Global___Proportion | None = ...,
         quote_latency_ms: Global___Distribution | None = ...,
         score: Global___CompositeScore | None = ...,
+        exceptions: Global___Proportion | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["carrier", b"carrier", "cost_per_kg", b"cost_per_kg", "cost_per_parcel", b"cost_per_parcel", "customs_holds", b"customs_holds", "label_to_drop_off_days", b"label_to_drop_off_days", "lane", b"lane", "on_time", b"on_time", "quote_errors", b"quote_errors", "quote_latency_ms", b"quote_latency_ms", "quote_timeouts", b"quote_timeouts", "returned_to_sender", b"returned_to_sender", "score", b"score", "total_cost", b"total_cost", "transit_days", b"transit_days", "voided", b"voided"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["carrier", b"carrier", "cost_per_kg", b"cost_per_kg", "cost_per_parcel", b"cost_per_parcel", "customs_holds", b"customs_holds", "exceptions", b"exceptions", "label_to_drop_off_days", b"label_to_drop_off_days", "lane", b"lane", "on_time", b"on_time", "quote_errors", b"quote_errors", "quote_latency_ms", b"quote_latency_ms", "quote_timeouts", b"quote_timeouts", "returned_to_sender", b"returned_to_sender", "score", b"score", "total_cost", b"total_cost", "transit_days", b"transit_days", "voided", b"voided"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["carrier", b"carrier", "cost_per_kg", b"cost_per_kg", "cost_per_parcel", b"cost_per_parcel", "customs_holds", b"customs_holds", "exception_rates", b"exception_rates", "label_to_drop_off_days", b"label_to_drop_off_days", "lane", b"lane", "on_time", b"on_time", "quote_errors", b"quote_errors", "quote_latency_ms", b"quote_latency_ms", "quote_timeouts", b"quote_timeouts", "returned_to_sender", b"returned_to_sender", "returns_count", b"returns_count", "score", b"score", "service_code", b"service_code", "service_name", b"service_name", "total_cost", b"total_cost", "transit_days", b"transit_days", "voided", b"voided"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["carrier", b"carrier", "cost_per_kg", b"cost_per_kg", "cost_per_parcel", b"cost_per_parcel", "customs_holds", b"customs_holds", "exception_rates", b"exception_rates", "exceptions", b"exceptions", "label_to_drop_off_days", b"label_to_drop_off_days", "lane", b"lane", "on_time", b"on_time", "quote_errors", b"quote_errors", "quote_latency_ms", b"quote_latency_ms", "quote_timeouts", b"quote_timeouts", "returned_to_sender", b"returned_to_sender", "returns_count", b"returns_count", "score", b"score", "service_code", b"service_code", "service_name", b"service_name", "total_cost", b"total_cost", "transit_days", b"transit_days", "voided", b"voided"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -454,7 +475,11 @@ class ScoreWeight(_message.Message):
     WEIGHT_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     metric: _builtins.str
-    """Metric name, a CarrierComparisonRow field: e.g. "cost_per_parcel", "on_time", "transit_days"."""
+    """Metric name, a CarrierComparisonRow field: "cost_per_parcel", "cost_per_kg", "on_time",
+    "transit_days" (its p90), "label_to_drop_off_days" (its p50), "exceptions", "customs_holds",
+    "returned_to_sender", "voided", "quote_errors", "quote_timeouts" or "quote_latency_ms" (its p90).
+    A row without the figure scores 0 on it.
+    """
     weight: _builtins.float
     """Weight, 0 to 1."""
     description: _builtins.str
