@@ -9,7 +9,8 @@
    deadline becomes one error entry; the others' quotes come back.
 5. Convert to the display currency (FX as-of date in the answer), add estimated delivery dates and lane
    performance, sign a quote token per quote, filter by transit days, sort and tag.
-Nothing is written anywhere.
+Nothing is written anywhere. Each carrier's answer (latency, error code, the transit days it quoted) is handed
+to an optional in-memory sink (the insights counters), which persists aggregates away from the quote path.
 """
 
 from __future__ import annotations
@@ -49,12 +50,32 @@ class LaneKey:
     service_code: str
     origin_country: str
     destination: str  # hub id, or the destination country for an explicit address
+    merchant_id: str = ""  # whose history: figures come from the merchant's own returns
 
 
 class LanePerformanceSource(Protocol):
     """Measured lane performance (the insights use case); quoting works without one."""
 
     async def lane_performance(self, lanes: Sequence[LaneKey]) -> Mapping[LaneKey, LanePerformance]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierAnswer:
+    """How one carrier account answered one quote request."""
+
+    merchant_id: str
+    account_id: str
+    origin_country: str
+    destination: str  # as in LaneKey
+    latency_seconds: float
+    error_code: str | None  # None when it quoted (a refused second handover beside rates is no failure)
+    rates: Sequence[Rate]
+
+
+class QuoteOutcomeSink(Protocol):
+    """Counts carrier answers (the insights use case). Called on the quote path: must only touch memory."""
+
+    def carrier_answered(self, answer: CarrierAnswer) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +104,7 @@ class _Answer:
     account_id: str
     rates: list[Rate]
     error: CarrierError | None
+    latency_seconds: float
 
 
 class QuoteReturns:
@@ -99,6 +121,7 @@ class QuoteReturns:
         settings: QuotingSettings | None = None,
         disabled: Mapping[str, str] | None = None,
         lane_performance: LanePerformanceSource | None = None,
+        outcomes: QuoteOutcomeSink | None = None,
         loop_clock: Callable[[], float] = loop_time,
     ) -> None:
         self._carriers = carriers
@@ -111,6 +134,7 @@ class QuoteReturns:
         self._settings = settings or QuotingSettings()
         self._disabled = dict(disabled or {})
         self._lane_performance = lane_performance
+        self._outcomes = outcomes
         self._loop_clock = loop_clock
 
     @classmethod
@@ -180,7 +204,9 @@ class QuoteReturns:
 
         rates = [rate for answer in answers for rate in answer.rates]
         destination = routed.hub.id if routed.hub else shipment.destination_country
-        lanes = await self._lanes(rates, shipment.origin_country, destination, deadline)
+        if self._outcomes is not None:
+            self._count(answers, request.merchant_id, shipment.origin_country, destination)
+        lanes = await self._lanes(rates, shipment.origin_country, destination, request.merchant_id, deadline)
         digest = shipment_digest(shipment)
         expires_at = (now + self._settings.token_ttl).replace(microsecond=0)
         limit = preferences.max_transit_days
@@ -194,7 +220,15 @@ class QuoteReturns:
                 marks,
                 routed.hub,
                 today,
-                lanes.get(LaneKey(rate.account_id, rate.service_code, shipment.origin_country, destination)),
+                lanes.get(
+                    LaneKey(
+                        rate.account_id,
+                        rate.service_code,
+                        shipment.origin_country,
+                        destination,
+                        request.merchant_id,
+                    )
+                ),
                 digest,
                 request.merchant_id,
                 expires_at,
@@ -277,7 +311,8 @@ class QuoteReturns:
         }
         if not tasks:
             return []
-        wait = max(0.0, deadline + self._settings.deadline_margin_seconds - self._loop_clock())
+        started = self._loop_clock()
+        wait = max(0.0, deadline + self._settings.deadline_margin_seconds - started)
         done, pending = await asyncio.wait(tasks.values(), timeout=wait)
         for task in pending:
             task.cancel()
@@ -289,7 +324,12 @@ class QuoteReturns:
                 answers.append(task.result())
             else:
                 answers.append(
-                    _Answer(account_id, [], TimedOut("no answer by the deadline", carrier=account_id))
+                    _Answer(
+                        account_id,
+                        [],
+                        TimedOut("no answer by the deadline", carrier=account_id),
+                        self._loop_clock() - started,
+                    )
                 )
         return answers
 
@@ -297,6 +337,7 @@ class QuoteReturns:
         self, account_id: str, shipment: ReturnShipment, handovers: Sequence[Handover], deadline: float
     ) -> _Answer:
         carrier = self._carriers[account_id]
+        started = self._loop_clock()
         shipments = [
             shipment if shipment.handover is h else dataclasses.replace(shipment, handover=h)
             for h in handovers
@@ -322,14 +363,38 @@ class QuoteReturns:
                 rates.extend(result)
         # With rates for one handover, a refusal of the other is no failure; without, the most telling error.
         errors.sort(key=lambda e: e.code == "UNSUPPORTED_LANE")
-        return _Answer(account_id, rates, errors[0] if errors else None)
+        return _Answer(account_id, rates, errors[0] if errors else None, self._loop_clock() - started)
+
+    def _count(self, answers: Sequence[_Answer], merchant_id: str, origin: str, destination: str) -> None:
+        assert self._outcomes is not None
+        for answer in answers:
+            error = answer.error.code if answer.error is not None and not answer.rates else None
+            try:
+                self._outcomes.carrier_answered(
+                    CarrierAnswer(
+                        merchant_id,
+                        answer.account_id,
+                        origin,
+                        destination,
+                        answer.latency_seconds,
+                        error,
+                        answer.rates,
+                    )
+                )
+            except Exception:
+                # Counting is bookkeeping: it never costs the caller the quotes.
+                _log.exception("quote outcome not counted")
 
     async def _lanes(
-        self, rates: Sequence[Rate], origin: str, destination: str, deadline: float
+        self, rates: Sequence[Rate], origin: str, destination: str, merchant_id: str, deadline: float
     ) -> Mapping[LaneKey, LanePerformance]:
         if self._lane_performance is None or not rates:
             return {}
-        keys = list(dict.fromkeys(LaneKey(r.account_id, r.service_code, origin, destination) for r in rates))
+        keys = list(
+            dict.fromkeys(
+                LaneKey(r.account_id, r.service_code, origin, destination, merchant_id) for r in rates
+            )
+        )
         try:
             async with asyncio.timeout(max(0.0, deadline - self._loop_clock())):
                 return await self._lane_performance.lane_performance(keys)
