@@ -7,12 +7,9 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
 from carriers.models import Handover, LabelFormat, PurchasedLabel
 from customs.money import Money
@@ -30,7 +27,6 @@ from service.labels.model import (
 from service.labels.repository import LabelRepository, NewIntent, PageCursor, new_id
 from service.labels.serials import DatabaseSerialAllocator
 from service.storage import Database, Tenancy, create_database, upgrade_database
-from service.storage.tables import Base
 from service.tracking.milestones import ReturnRoute
 from service.tracking.shipments import ShipmentRegistry
 
@@ -93,31 +89,6 @@ DOCUMENTS = [
         DocumentKind.RETURN_INSTRUCTIONS, DocumentFormat.PDF, "application/pdf", "i.pdf", "de", b"%PDF-i"
     ),
 ]
-
-
-async def test_the_migration_matches_the_labels_tables(database: Database) -> None:
-    def differences(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return list(compare_metadata(context, Base.metadata))
-
-    async with database.engine.connect() as connection:
-        found = await connection.run_sync(differences)
-    assert [d for d in found if _table_of(d) in LABEL_TABLES] == []
-
-
-LABEL_TABLES = {"return_labels", "label_documents", "s10_series", "s10_allocations"}
-
-
-def _table_of(difference: Any) -> str:
-    """The table an Alembic autogenerate difference is about (other capabilities' tables are not ours)."""
-    if isinstance(difference, list):  # modify_* entries: [(op, schema, table, column, ...)]
-        return str(difference[0][2])
-    operation, subject = difference[0], difference[1]
-    if operation in {"add_column", "remove_column"}:
-        return str(difference[2])
-    if operation in {"add_table", "remove_table"}:
-        return str(subject.name)
-    return str(subject.table.name)  # indexes, constraints, foreign keys
 
 
 async def test_one_intent_per_merchant_and_key_even_when_inserted_at_once(database: Database) -> None:

@@ -9,9 +9,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import func, select
 
 import service.reclaim.tables  # noqa: F401  (declares the reclaim tables on the shared metadata)
 from backhaul.v1 import common_pb2, customs_pb2
@@ -36,7 +34,6 @@ from service.reclaim.model import EXPIRY_ACTOR, TRACKING_ACTOR, StoredClaim, lab
 from service.reclaim.tables import ReclaimClaimEventRow
 from service.storage.engine import Database, create_database
 from service.storage.schema import upgrade_database
-from service.storage.tables import Base
 from service.storage.tenancy import Tenancy
 from service.tracking.event_log import EventLog
 from service.tracking.milestones import MilestoneRules, ReturnRoute
@@ -53,7 +50,6 @@ DECLARATIONS = CustomsDeclarations(
     certification_statement=CERTIFICATION,
 )
 NOW = dt.datetime(2026, 4, 1, 8, 0, tzinfo=dt.UTC)
-RECLAIM_TABLES = {"reclaim_claims", "reclaim_claim_events", "reclaim_tracking_position"}
 
 
 class Clock:
@@ -212,25 +208,6 @@ async def audit_rows(database: Database, claim_id: str) -> list[ReclaimClaimEven
 
 async def claims_of(reclaim: Reclaim, label_id: str, merchant: str = "acme") -> list[StoredClaim]:
     return await reclaim.claims.claims_of_label(merchant, label_id)
-
-
-def _tables_named(difference: object) -> set[str]:
-    if isinstance(difference, list | tuple):
-        return set().union(*(_tables_named(part) for part in difference))
-    if isinstance(difference, Table):
-        return {difference.name}
-    table = getattr(difference, "table", None)
-    return {table.name} if isinstance(table, Table) else set()
-
-
-def _differences(connection: Connection) -> list[object]:
-    found = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    return [difference for difference in found if _tables_named(difference) & RECLAIM_TABLES]
-
-
-async def test_the_reclaim_tables_match_migration_0004(database: Database) -> None:
-    async with database.engine.connect() as connection:
-        assert await connection.run_sync(_differences) == []
 
 
 async def test_estimate_then_export_evidence_makes_the_claim_ready_to_file_with_its_deadline(

@@ -16,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
+from service import schema
 from service.errors import InvalidArgument, NotFound
 from service.storage import (
     Database,
@@ -29,7 +30,6 @@ from service.storage import (
 from service.storage.credentials import ApiKeyCredential, digest_secret
 from service.storage.repositories import Merchant
 from service.storage.schema import MIGRATION_LOCK_ID, alembic_config
-from service.storage.tables import Base
 
 
 class FakeClock:
@@ -134,10 +134,11 @@ async def test_two_replicas_upgrading_one_postgres_database_at_once(postgres_url
 
 
 def _schema_differences(connection: Connection) -> list[object]:
-    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, schema.metadata))
 
 
-async def test_tables_match_the_migrations(database: Database) -> None:
+async def test_every_table_of_the_service_matches_the_migrations(database: Database) -> None:
     async with database.engine.connect() as connection:
         assert await connection.run_sync(_schema_differences) == []
 

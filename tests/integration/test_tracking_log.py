@@ -10,15 +10,11 @@ import random
 from collections.abc import AsyncIterator
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Table
 
 import service.tracking.tables  # noqa: F401  (declares the tracking tables on the shared metadata)
 from carriers.tracking import TrackingStatus
 from service.storage.engine import Database, create_database
 from service.storage.schema import upgrade_database
-from service.storage.tables import Base
 from service.storage.tenancy import Tenancy
 from service.tracking.event_log import EventLog
 from service.tracking.milestones import MilestoneRules, ReturnMilestone, ReturnRoute
@@ -65,30 +61,6 @@ async def _shipment(database: Database, number: str, label: str | None = None) -
 def _pending(shipment: TrackedShipment, status: TrackingStatus, minutes: int, code: str = "") -> PendingEvent:
     event = scan(status, minutes, code=code, number=shipment.tracking_number)
     return PendingEvent(shipment, event, EventSource.POLL)
-
-
-TRACKING_TABLES = {"tracked_shipments", "tracking_events", "tracking_log_head"}
-
-
-def _tables_named(difference: object) -> set[str]:
-    """Names of the tables an Alembic comparison entry touches (entries are nested tuples of schema items)."""
-    if isinstance(difference, list | tuple):
-        return set().union(*(_tables_named(part) for part in difference))
-    if isinstance(difference, Table):
-        return {difference.name}
-    table = getattr(difference, "table", None)
-    return {table.name} if isinstance(table, Table) else set()
-
-
-def _differences(connection: Connection) -> list[object]:
-    """Differences between the migrated database and the tracking tables (other areas' tables are theirs)."""
-    found = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    return [difference for difference in found if _tables_named(difference) & TRACKING_TABLES]
-
-
-async def test_the_tracking_tables_match_migration_0002(database: Database) -> None:
-    async with database.engine.connect() as connection:
-        assert await connection.run_sync(_differences) == []
 
 
 async def test_append_numbers_from_the_head_and_reports_duplicates_with_their_cursor(

@@ -9,11 +9,11 @@ import asyncio
 from alembic import context
 from sqlalchemy import URL, Connection
 
+from service.schema import metadata
 from service.storage.engine import create_database
-from service.storage.tables import Base
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _configure_and_run(connection: Connection) -> None:
