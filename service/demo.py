@@ -412,7 +412,6 @@ async def show_cross_border_label(client: DemoClient, console: Console) -> None:
             str(document.size_bytes),
             path.name,
         )
-    table.caption = "the sandbox carrier's own label file is a simulated one; rate-card labels are rendered"
     console.print(table)
     console.print(f"Open them: {folder}")
     again = (await stub.CreateReturnLabel(request, metadata=client.metadata, timeout=15)).label

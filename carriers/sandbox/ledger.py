@@ -95,7 +95,11 @@ def sandbox_label(
     label_format: LabelFormat,
     idempotency_key: str,
 ) -> PurchasedLabel:
-    """The label the sandbox hands out (also rebuilt from the ledger, so both are the same)."""
+    """The label the sandbox hands out (also rebuilt from the ledger, so both are the same).
+
+    Like a partner without a label API it returns no label file: the labels use case renders a real one,
+    so demos and tests handle a printable document rather than a placeholder.
+    """
     return PurchasedLabel(
         account_id=account_id,
         carrier=carrier,
@@ -105,7 +109,6 @@ def sandbox_label(
         label_format=label_format,
         carrier_shipment_id=f"shp_{tracking_number}",
         carrier_label_id=f"lbl_{tracking_number}",
-        label_document=f"SANDBOX LABEL {tracking_number}".encode(),
         raw={"idempotency_key": idempotency_key},
     )
 
