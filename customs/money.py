@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 
 import pycountry
 from babel.numbers import get_currency_precision
@@ -33,18 +33,37 @@ def _is_iso_currency(code: str) -> bool:
     return pycountry.currencies.get(alpha_3=code) is not None
 
 
-def validate_currency(code: str) -> str:
-    """Return the upper-cased code, or raise UnknownCurrency."""
+# Codes already validated, in their normalised form: Money is built on every price a quote touches, and a
+# known code needs no second look. Only normalised valid codes enter, so the set stays at most ~180 entries.
+_VALID_CODES: set[str] = set()
+
+
+@lru_cache(maxsize=1024)
+def _normalized_currency(code: str) -> str:
     normalized = code.strip().upper()
     if len(normalized) != 3 or not normalized.isalpha() or not _is_iso_currency(normalized):
         raise UnknownCurrency(code)
+    _VALID_CODES.add(normalized)
     return normalized
+
+
+def validate_currency(code: str) -> str:
+    """Return the upper-cased code, or raise UnknownCurrency."""
+    if code in _VALID_CODES:
+        return code
+    return _normalized_currency(code)
 
 
 @cache
 def minor_units(currency: str) -> int:
     """Digits after the decimal point for the currency (ISO 4217 minor units)."""
     return int(get_currency_precision(validate_currency(currency)))
+
+
+@cache
+def _minor_unit(currency: str) -> Decimal:
+    """The smallest amount of the currency (0.01 for EUR), the quantum amounts are rounded to."""
+    return Decimal(1).scaleb(-minor_units(currency))
 
 
 def _as_decimal(value: Decimal | int | str) -> Decimal:
@@ -67,8 +86,12 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "amount", _as_decimal(self.amount))
-        object.__setattr__(self, "currency", validate_currency(self.currency))
+        # Fast path for what arithmetic and adapters pass: a finite Decimal and an already validated code.
+        amount = self.amount
+        if type(amount) is not Decimal or not amount.is_finite():
+            object.__setattr__(self, "amount", _as_decimal(amount))
+        if self.currency not in _VALID_CODES:
+            object.__setattr__(self, "currency", validate_currency(self.currency))
 
     @classmethod
     def of(cls, amount: Decimal | int | str, currency: str) -> Money:
@@ -80,8 +103,11 @@ class Money:
 
     def rounded(self) -> Money:
         """Rounded to the currency's minor units, half up."""
-        exponent = Decimal(1).scaleb(-minor_units(self.currency))
-        return Money(self.amount.quantize(exponent, rounding=ROUND_HALF_UP), self.currency)
+        return Money(self.rounded_amount(), self.currency)
+
+    def rounded_amount(self) -> Decimal:
+        """The amount of `rounded()`, without building the Money (for serialising many prices)."""
+        return self.amount.quantize(_minor_unit(self.currency), rounding=ROUND_HALF_UP)
 
     def _check(self, other: Money) -> None:
         if other.currency != self.currency:
@@ -174,4 +200,6 @@ class FxTable:
 
     def convert(self, money: Money, target: str) -> Money:
         """The amount in `target`, rounded to its minor units."""
-        return Money(money.amount * self.rate(money.currency, target), target).rounded()
+        converted = money.amount * self.rate(money.currency, target)
+        target = validate_currency(target)
+        return Money(converted.quantize(_minor_unit(target), rounding=ROUND_HALF_UP), target)

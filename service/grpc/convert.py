@@ -9,6 +9,7 @@ postal codes where a country uses them) belong to the use cases, which report wi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
 from typing import TypeVar
@@ -132,10 +133,18 @@ def money_from_proto(message: money_pb2.Money, path: str, violations: Violations
 
 def money_to_proto(money: Money) -> money_pb2.Money:
     """Rounded to the currency's minor units."""
-    amount = money.rounded().amount
+    message = money_pb2.Money()
+    set_money(message, money)
+    return message
+
+
+def set_money(target: money_pb2.Money, money: Money) -> None:
+    """Fill a Money field in place (cheaper than building a message and copying it in)."""
+    amount = money.rounded_amount()
     units = int(amount)
-    nanos = int((amount - units) * _NANOS)
-    return money_pb2.Money(currency_code=money.currency, units=units, nanos=nanos)
+    target.currency_code = money.currency
+    target.units = units
+    target.nanos = int((amount - units) * _NANOS)
 
 
 def optional_money(message: money_pb2.Money, has: bool, path: str, violations: Violations) -> Money | None:
@@ -160,6 +169,10 @@ def date_from_proto(message: date_pb2.Date, path: str, violations: Violations) -
 
 def date_to_proto(value: dt.date) -> date_pb2.Date:
     return date_pb2.Date(year=value.year, month=value.month, day=value.day)
+
+
+def set_date(target: date_pb2.Date, value: dt.date) -> None:
+    target.year, target.month, target.day = value.year, value.month, value.day
 
 
 # Addresses and parties ---------------------------------------------------------------------------------
@@ -711,9 +724,16 @@ def carrier_error_code_to_proto(code: str) -> rates_pb2.CarrierErrorCode.ValueTy
 
 
 def timestamp_to_proto(value: dt.datetime) -> timestamp_pb2.Timestamp:
+    seconds, nanos = _epoch(value)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+
+
+@functools.lru_cache(maxsize=64)
+def _epoch(value: dt.datetime) -> tuple[int, int]:
+    """(seconds, nanos) since the epoch; the quotes of one answer share their expiry, so it is cached."""
     message = timestamp_pb2.Timestamp()
     message.FromDatetime(value)
-    return message
+    return message.seconds, message.nanos
 
 
 def duration_to_proto(seconds: float) -> duration_pb2.Duration:
@@ -746,28 +766,42 @@ def carrier_to_proto(account_id: str, name: str, provider: str) -> common_pb2.Ca
     return common_pb2.Carrier(account_id=account_id, name=name, provider=provider)
 
 
+@functools.lru_cache(maxsize=64)
+def _label_formats_to_proto(
+    formats: frozenset[LabelFormat],
+) -> tuple[common_pb2.DocumentFormat.ValueType, ...]:
+    return tuple(sorted(label_format_to_proto(f) for f in formats))
+
+
+@functools.lru_cache(maxsize=8)
+def _tags_to_proto(tags: frozenset[QuoteTag]) -> tuple[rates_pb2.QuoteTag.ValueType, ...]:
+    return tuple(sorted(_QUOTE_TAGS[tag] for tag in tags))
+
+
 def quote_to_proto(quote: Quote, hub: common_pb2.ReturnsHub | None = None) -> rates_pb2.Quote:
     """`hub`: the destination hub already converted (one hub per answer, converted once)."""
+    seconds, nanos = _epoch(quote.expires_at)
     message = rates_pb2.Quote(
         quote_token=quote.token,
-        expire_time=timestamp_to_proto(quote.expires_at),
-        carrier=carrier_to_proto(quote.account_id, quote.carrier, quote.provider),
         service_code=quote.service_code,
         service_name=quote.service_name,
-        price=money_to_proto(quote.price),
-        price_components=[
-            rates_pb2.PriceComponent(code=c.code, description=c.description, amount=money_to_proto(c.amount))
-            for c in quote.components
-        ],
         transit_days=quote.transit_days or 0,
         handover=handover_to_proto(quote.handover),
-        tags=sorted(_QUOTE_TAGS[tag] for tag in quote.tags),
-        label_formats=sorted(label_format_to_proto(f) for f in quote.label_formats),
+        tags=_tags_to_proto(quote.tags),
+        label_formats=_label_formats_to_proto(quote.label_formats),
     )
+    # Sub-messages are filled in place: building them apart and copying them in costs twice as much.
+    message.expire_time.seconds, message.expire_time.nanos = seconds, nanos
+    carrier = message.carrier
+    carrier.account_id, carrier.name, carrier.provider = quote.account_id, quote.carrier, quote.provider
+    set_money(message.price, quote.price)
+    for component in quote.components:
+        part = message.price_components.add(code=component.code, description=component.description)
+        set_money(part.amount, component.amount)
     if quote.display_price is not None:
-        message.display_price.CopyFrom(money_to_proto(quote.display_price))
+        set_money(message.display_price, quote.display_price)
     if quote.estimated_delivery is not None:
-        message.estimated_delivery_date.CopyFrom(date_to_proto(quote.estimated_delivery))
+        set_date(message.estimated_delivery_date, quote.estimated_delivery)
     if hub is not None:
         message.destination_hub.CopyFrom(hub)
     elif quote.hub is not None:

@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import contextvars
 import inspect
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
 from typing import Any
 
 import grpc
@@ -35,6 +37,9 @@ PUBLIC_SERVICES = (
 )
 
 log = structlog.get_logger("backhaul.rpc")
+# structlog runs its whole processor chain (timestamp, redaction) before the stdlib level check: ask the
+# level first so the per-call debug line costs nothing at INFO.
+_level = logging.getLogger("backhaul.rpc")
 
 # Outcomes that are routine for a client; everything else is logged at INFO for audit and debugging.
 _QUIET_CODES = frozenset({"OK", "CANCELLED", "NOT_FOUND"})
@@ -44,6 +49,8 @@ class RpcPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def __init__(self, authenticator: Authenticator, metrics: ServiceMetrics) -> None:
         self._authenticator = authenticator
         self._metrics = metrics
+        # Wrapped handlers by method: the registered handlers do not change, so each is wrapped once.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]] = {}
 
     async def intercept_service(
         self,
@@ -54,42 +61,18 @@ class RpcPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None:
             return handler
         method: str = handler_call_details.method
-        public = method.startswith(PUBLIC_SERVICES)
-        return _wrap(handler, method, public, self)
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = _wrap(handler, method, method.startswith(PUBLIC_SERVICES), self)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
 
-    @contextlib.asynccontextmanager
-    async def call(
+    def call(
         self, method: str, public: bool, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        structlog.contextvars.clear_contextvars()
-        self._metrics.rpc_in_flight.inc()
-        code = "OK"
-        token = None
-        try:
-            token = await self._authenticate(method, public, context)
-            yield
-            code = _code_of(context, "OK")
-        except AbortError:
-            code = _code_of(context, "UNKNOWN")
-            raise
-        except (asyncio.CancelledError, GeneratorExit):
-            code = "CANCELLED"
-            raise
-        except Exception as exc:
-            mapped = self._map(exc)
-            code = mapped.code.name
-            await context.abort(mapped.status.code, mapped.status.details, mapped.status.trailing_metadata)
-        finally:
-            if token is not None:
-                reset_principal(token)
-            self._metrics.rpc_in_flight.dec()
-            elapsed = time.perf_counter() - started
-            self._metrics.observe_rpc(method, code, elapsed)
-            if code not in _QUIET_CODES:
-                log.info("rpc.refused", code=code, duration_ms=round(elapsed * 1000, 2))
-            else:
-                log.debug("rpc.completed", code=code, duration_ms=round(elapsed * 1000, 2))
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """The pipeline around one call: `async with pipeline.call(...)` runs the handler inside it."""
+        return _RpcCall(self, method, public, context)
 
     async def _authenticate(
         self, method: str, public: bool, context: grpc.aio.ServicerContext[Any, Any]
@@ -124,6 +107,63 @@ class RpcPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     @property
     def metrics(self) -> ServiceMetrics:
         return self._metrics
+
+
+class _RpcCall(contextlib.AbstractAsyncContextManager[None]):
+    """One call's passage through the pipeline: a class rather than a generator, as it runs on every call."""
+
+    __slots__ = ("_context", "_method", "_pipeline", "_public", "_started", "_token")
+
+    def __init__(
+        self, pipeline: RpcPipeline, method: str, public: bool, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        self._pipeline = pipeline
+        self._method = method
+        self._public = public
+        self._context = context
+        self._started = 0.0
+        self._token: contextvars.Token[Principal | None] | None = None
+
+    async def __aenter__(self) -> None:
+        self._started = time.perf_counter()
+        structlog.contextvars.clear_contextvars()
+        self._pipeline.metrics.rpc_in_flight.inc()
+        try:
+            self._token = await self._pipeline._authenticate(self._method, self._public, self._context)
+        except BaseException as exc:
+            # __aexit__ does not run for a failing __aenter__: a refused call is answered and counted here.
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        context = self._context
+        code = "OK"
+        try:
+            if exc is None:
+                code = _code_of(context, "OK")
+            elif isinstance(exc, AbortError):
+                code = _code_of(context, "UNKNOWN")
+            elif isinstance(exc, asyncio.CancelledError | GeneratorExit):
+                code = "CANCELLED"
+            elif isinstance(exc, Exception):
+                mapped = self._pipeline._map(exc)
+                code = mapped.code.name
+                await context.abort(
+                    mapped.status.code, mapped.status.details, mapped.status.trailing_metadata
+                )
+        finally:
+            if self._token is not None:
+                reset_principal(self._token)
+            metrics = self._pipeline.metrics
+            metrics.rpc_in_flight.dec()
+            elapsed = time.perf_counter() - self._started
+            metrics.observe_rpc(self._method, code, elapsed)
+            if code not in _QUIET_CODES:
+                log.info("rpc.refused", code=code, duration_ms=round(elapsed * 1000, 2))
+            elif _level.isEnabledFor(logging.DEBUG):
+                log.debug("rpc.completed", code=code, duration_ms=round(elapsed * 1000, 2))
 
 
 def _code_of(context: grpc.aio.ServicerContext[Any, Any], default: str) -> str:

@@ -33,6 +33,8 @@ from service.errors import (
 
 _VERSION = "q1"
 _MIN_SECRET_BYTES = 16
+# json.dumps with these arguments builds a new encoder on every call; a token is signed per quote.
+_PAYLOAD_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 class QuoteTokenError(ApplicationError):
@@ -128,7 +130,7 @@ class QuoteTokenSigner:
             claims.merchant_id,
             int(claims.expires_at.timestamp()),
         ]
-        body = _b64encode(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+        body = _b64encode(_PAYLOAD_JSON.encode(payload).encode())
         signed_part = f"{_VERSION}.{body}"
         return f"{signed_part}.{_b64encode(self._signature(self._mac, signed_part))}"
 

@@ -228,7 +228,9 @@ class QuoteReturns:
                         destination,
                         request.merchant_id,
                     )
-                ),
+                )
+                if lanes
+                else None,
                 digest,
                 request.merchant_id,
                 expires_at,
@@ -305,65 +307,63 @@ class QuoteReturns:
     async def _fan_out(
         self, shipment: ReturnShipment, plans: Sequence[tuple[str, tuple[Handover, ...]]], deadline: float
     ) -> list[_Answer]:
-        tasks = {
-            account_id: asyncio.create_task(self._ask(account_id, shipment, handovers, deadline))
-            for account_id, handovers in plans
-        }
-        if not tasks:
-            return []
+        # One task per (account, handover), each shipment variant built once for every account: with carriers
+        # that answer at once, task scheduling is a good part of a quote's cost.
         started = self._loop_clock()
+        finished: dict[str, float] = {}  # account -> when its last call ended
+        variants: dict[Handover, ReturnShipment] = {}
+        calls: list[tuple[str, asyncio.Task[Sequence[Rate]]]] = []
+        for account_id, handovers in plans:
+            carrier = self._carriers[account_id]
+            for handover in handovers:
+                variant = variants.get(handover)
+                if variant is None:
+                    variant = (
+                        shipment
+                        if shipment.handover is handover
+                        else dataclasses.replace(shipment, handover=handover)
+                    )
+                    variants[handover] = variant
+                task = asyncio.create_task(carrier.quote(variant, deadline=deadline))
+                task.add_done_callback(functools.partial(self._call_ended, finished, account_id))
+                calls.append((account_id, task))
+        if not calls:
+            return []
         wait = max(0.0, deadline + self._settings.deadline_margin_seconds - started)
-        done, pending = await asyncio.wait(tasks.values(), timeout=wait)
+        done, pending = await asyncio.wait([task for _, task in calls], timeout=wait)
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-        answers = []
-        for account_id, task in tasks.items():
-            if task in done and not task.cancelled():
-                answers.append(task.result())
+        rates: dict[str, list[Rate]] = {account_id: [] for account_id, _ in plans}
+        errors: dict[str, list[CarrierError]] = {account_id: [] for account_id, _ in plans}
+        late: set[str] = set()
+        for account_id, task in calls:
+            if task not in done or task.cancelled():
+                late.add(account_id)
+                continue
+            error = task.exception()
+            if error is None:
+                rates[account_id].extend(task.result())
+            elif isinstance(error, CarrierError):
+                errors[account_id].append(error)
             else:
-                answers.append(
-                    _Answer(
-                        account_id,
-                        [],
-                        TimedOut("no answer by the deadline", carrier=account_id),
-                        self._loop_clock() - started,
-                    )
-                )
+                raise error
+        answers = []
+        for account_id, _ in plans:
+            if account_id in late:  # an account has answered when all its calls have
+                timed_out = TimedOut("no answer by the deadline", carrier=account_id)
+                answers.append(_Answer(account_id, [], timed_out, self._loop_clock() - started))
+                continue
+            # With rates for one handover, a refusal of the other is no failure; without, the most telling
+            # error.
+            found = sorted(errors[account_id], key=lambda e: e.code == "UNSUPPORTED_LANE")
+            latency = finished.get(account_id, self._loop_clock()) - started
+            answers.append(_Answer(account_id, rates[account_id], found[0] if found else None, latency))
         return answers
 
-    async def _ask(
-        self, account_id: str, shipment: ReturnShipment, handovers: Sequence[Handover], deadline: float
-    ) -> _Answer:
-        carrier = self._carriers[account_id]
-        started = self._loop_clock()
-        shipments = [
-            shipment if shipment.handover is h else dataclasses.replace(shipment, handover=h)
-            for h in handovers
-        ]
-        results: list[Sequence[Rate] | BaseException]
-        if len(shipments) == 1:  # the common case: no extra tasks
-            try:
-                results = [await carrier.quote(shipments[0], deadline=deadline)]
-            except CarrierError as error:
-                results = [error]
-        else:
-            results = await asyncio.gather(
-                *(carrier.quote(s, deadline=deadline) for s in shipments), return_exceptions=True
-            )
-        rates: list[Rate] = []
-        errors: list[CarrierError] = []
-        for result in results:
-            if isinstance(result, CarrierError):
-                errors.append(result)
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                rates.extend(result)
-        # With rates for one handover, a refusal of the other is no failure; without, the most telling error.
-        errors.sort(key=lambda e: e.code == "UNSUPPORTED_LANE")
-        return _Answer(account_id, rates, errors[0] if errors else None, self._loop_clock() - started)
+    def _call_ended(self, finished: dict[str, float], account_id: str, _: object) -> None:
+        finished[account_id] = self._loop_clock()
 
     def _count(self, answers: Sequence[_Answer], merchant_id: str, origin: str, destination: str) -> None:
         assert self._outcomes is not None
