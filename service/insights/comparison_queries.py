@@ -1,0 +1,350 @@
+"""The SQL of the carrier comparison: every figure is aggregated in the database.
+
+Per label (`journey`, one GROUP BY over the label's tracking events, answered from the events-by-label
+index): the first event that reached a return milestone (the drop-off: the first carrier scan), the first
+that reached the hub, and flags for an exception of each reason, a customs hold and a return to sender.
+Per label (`legs`): the leg's facts from `return_legs`, whether `return_labels` says it was voided, and the
+journey. Per label (`measured`): days from label to drop-off and from drop-off to the hub, whether the
+carrier took the parcel in, and whether it arrived on time (calendar days between the UTC dates of drop-off
+and arrival at most the promised transit days).
+
+Then one GROUP BY over the requested dimensions. Percentiles are linear interpolations between the closest
+ranks (PostgreSQL's percentile_cont): on PostgreSQL percentile_cont itself; on SQLite, which has none, the
+same interpolation from ROW_NUMBER() and COUNT() windows over each group, picked in the same GROUP BY.
+
+Costs come from `return_legs` alone (integer minor units, summed per currency, converted afterwards);
+quote outcomes from the hourly counters; return reasons from `return_leg_items`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Float,
+    Integer,
+    Select,
+    Table,
+    and_,
+    case,
+    extract,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.sql.elements import KeyedColumnElement
+
+from carriers.tracking import ExceptionReason, TrackingStatus
+from service.insights.model import CUSTOMS_REASONS, Lane
+from service.insights.quote_stats import hour_of
+from service.insights.tables import (
+    LATENCY_COLUMNS,
+    CarrierQuoteStatsRow,
+    ReturnLegItemRow,
+    ReturnLegRow,
+)
+from service.labels.model import LabelState
+from service.labels.tables import ReturnLabelRow
+from service.tracking.milestones import ReturnMilestone
+from service.tracking.tables import TrackingEventRow
+
+_LEGS = cast(Table, ReturnLegRow.__table__)
+_ITEMS = cast(Table, ReturnLegItemRow.__table__)
+_LABELS = cast(Table, ReturnLabelRow.__table__)
+_EVENTS = cast(Table, TrackingEventRow.__table__)
+_STATS = cast(Table, CarrierQuoteStatsRow.__table__)
+
+VOIDED_STATES = (LabelState.VOIDED.value, LabelState.VOID_REQUESTED.value)
+AT_HUB = (ReturnMilestone.ARRIVED_AT_HUB.value, ReturnMilestone.DELIVERED_TO_MERCHANT.value)
+LEG_DIMENSIONS = ("merchant_id", "carrier_account_id", "service_code", "customer_country", "destination")
+
+
+def exception_column(reason: ExceptionReason) -> str:
+    return f"exception_{reason.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which labels: one merchant's (None: every merchant's) created in [since, until), on a lane."""
+
+    merchant_id: str | None
+    since: dt.datetime
+    until: dt.datetime
+    lane: Lane = field(default_factory=Lane)
+    carrier_account_ids: frozenset[str] = frozenset()
+
+    def conditions(self, table: Table) -> list[ColumnElement[bool]]:
+        """For `return_legs` or `return_leg_items` (same column names)."""
+        c = table.c
+        found: list[ColumnElement[bool]] = [c.created_at >= self.since, c.created_at < self.until]
+        if self.merchant_id is not None:
+            found.append(c.merchant_id == self.merchant_id)
+        if self.lane.customer_country:
+            found.append(c.customer_country == self.lane.customer_country)
+        if self.lane.destination:
+            found.append(c.destination == self.lane.destination)
+        if self.carrier_account_ids:
+            found.append(c.carrier_account_id.in_(sorted(self.carrier_account_ids)))
+        return found
+
+
+def _flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.max(case((condition, 1), else_=0))
+
+
+def _journey(scope: Scope) -> Any:
+    e = _EVENTS.c
+    exception = e.status == TrackingStatus.EXCEPTION.value
+
+    def reason_is(reason: ExceptionReason) -> ColumnElement[bool]:
+        if reason is ExceptionReason.OTHER:  # an exception without a reason counts as another reason
+            return or_(e.reason == reason.value, e.reason.is_(None))
+        return e.reason == reason.value
+
+    in_scope = select(_LEGS.c.label_id).where(*scope.conditions(_LEGS))
+    return (
+        select(
+            e.label_id,
+            func.min(case((e.milestone.is_not(None), e.occurred_at))).label("dropped_off_at"),
+            func.min(case((e.milestone.in_(AT_HUB), e.occurred_at))).label("arrived_at"),
+            _flag(exception).label("any_exception"),
+            *(_flag(and_(exception, reason_is(r))).label(exception_column(r)) for r in ExceptionReason),
+            _flag(and_(exception, e.reason.in_([r.value for r in CUSTOMS_REASONS]))).label("customs_hold"),
+            _flag(e.status == TrackingStatus.RETURNED_TO_SENDER.value).label("returned_to_sender"),
+        )
+        .where(e.label_id.in_(in_scope))
+        .group_by(e.label_id)
+        .subquery("journey")
+    )
+
+
+def _days_between(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        return sql_cast(extract("epoch", end - start) / 86400, Float)
+    return func.julianday(end) - func.julianday(start)
+
+
+def _calendar_days(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        return sql_cast(func.timezone("UTC", end), Date) - sql_cast(func.timezone("UTC", start), Date)
+    return func.julianday(func.date(end)) - func.julianday(func.date(start))
+
+
+def _measured(dialect: str, scope: Scope) -> Any:
+    journey = _journey(scope)
+    legs = _LEGS.c
+    voided = _LABELS.c.state.in_(VOIDED_STATES)
+    dropped, arrived = journey.c.dropped_off_at, journey.c.arrived_at
+    returned = func.coalesce(journey.c.returned_to_sender, 0)
+    on_time = case(
+        (
+            and_(arrived.is_not(None), legs.promised_transit_days.is_not(None), ~voided),
+            case((_calendar_days(dialect, dropped, arrived) <= legs.promised_transit_days, 1), else_=0),
+        ),
+        else_=null(),
+    )
+    flags = ("any_exception", *(exception_column(r) for r in ExceptionReason), "customs_hold")
+    return (
+        select(
+            *(legs[name] for name in LEG_DIMENSIONS),
+            _LABELS.c.carrier_name,
+            _LABELS.c.provider,
+            _LABELS.c.service_name,
+            case((voided, 1), else_=0).label("voided"),
+            case((and_(~voided, or_(dropped.is_not(None), returned == 1)), 1), else_=0).label("handled"),
+            _days_between(dialect, legs.created_at, dropped).label("drop_off_days"),
+            _days_between(dialect, dropped, arrived).label("transit_days"),
+            on_time.label("on_time"),
+            *(func.coalesce(journey.c[name], 0).label(name) for name in flags),
+            returned.label("returned_to_sender"),
+        )
+        .select_from(
+            _LEGS.join(_LABELS, _LABELS.c.id == legs.label_id).outerjoin(
+                journey, journey.c.label_id == legs.label_id
+            )
+        )
+        .where(*scope.conditions(_LEGS))
+        .cte("measured")
+    )
+
+
+_DISTRIBUTIONS = ("drop_off_days", "transit_days")
+_PERCENTILES = (("p50", 0.5), ("p90", 0.9))
+
+
+def leg_statistics(dialect: str, scope: Scope, dimensions: Sequence[str]) -> Select[Any]:
+    """One row per group of `dimensions` (names from LEG_DIMENSIONS) with every leg figure."""
+    measured = _measured(dialect, scope)
+    source = measured if dialect == "postgresql" else _ranked(measured, dimensions)
+    c = source.c
+    flags = ("any_exception", *(exception_column(r) for r in ExceptionReason), "customs_hold")
+    percentiles: list[KeyedColumnElement[Any]] = []
+    for name in _DISTRIBUTIONS:
+        for suffix, fraction in _PERCENTILES:
+            value = (
+                func.percentile_cont(fraction).within_group(c[name])
+                if dialect == "postgresql"
+                else _picked(c, name, suffix)
+            )
+            percentiles.append(value.label(f"{name}_{suffix}"))
+    dims = [c[name] for name in dimensions]
+    return (
+        select(
+            *dims,
+            func.max(c.carrier_name).label("carrier_name"),
+            func.max(c.provider).label("provider"),
+            func.max(c.service_name).label("service_name"),
+            func.count().label("returns_count"),
+            func.sum(c.voided).label("voided"),
+            func.sum(c.handled).label("handled"),
+            *(func.count(c[name]).label(f"{name}_count") for name in _DISTRIBUTIONS),
+            *(func.avg(c[name]).label(f"{name}_mean") for name in _DISTRIBUTIONS),
+            *percentiles,
+            func.coalesce(func.sum(c.on_time), 0).label("on_time"),
+            func.count(c.on_time).label("on_time_total"),
+            *(func.sum(c[name]).label(name) for name in flags),
+            func.sum(c.returned_to_sender).label("returned_to_sender"),
+        )
+        .group_by(*dims)
+        .order_by(*dims)
+    )
+
+
+def _ranked(measured: Any, dimensions: Sequence[str]) -> Any:
+    """SQLite: each distribution's values ranked within their group, with the ranks to interpolate."""
+    c = measured.c
+    partition = [c[name] for name in dimensions]
+    extra: list[KeyedColumnElement[Any]] = []
+    for name in _DISTRIBUTIONS:
+        count = func.count(c[name]).over(partition_by=partition)
+        extra.append(
+            func.row_number()
+            .over(partition_by=partition, order_by=c[name].nulls_last())
+            .label(f"{name}_rank")
+        )
+        for suffix, fraction in _PERCENTILES:
+            position = 1 + fraction * (count - 1)
+            below = sql_cast(position, Integer)
+            extra.append(below.label(f"{name}_{suffix}_below"))
+            extra.append((position - below).label(f"{name}_{suffix}_fraction"))
+    return select(*c, *extra).cte("ranked")
+
+
+def _picked(c: Any, name: str, suffix: str) -> ColumnElement[Any]:
+    rank, below = c[f"{name}_rank"], c[f"{name}_{suffix}_below"]
+    low = func.max(case((rank == below, c[name])))
+    high = func.coalesce(func.max(case((rank == below + 1, c[name]))), low)
+    return low + func.max(c[f"{name}_{suffix}_fraction"]) * (high - low)
+
+
+def leg_costs(scope: Scope, dimensions: Sequence[str]) -> Select[Any]:
+    """Per group and currency: the price of the labels not voided, their number and gross weight."""
+    legs = _LEGS.c
+    dims = [legs[name] for name in dimensions]
+    return (
+        select(
+            *dims,
+            legs.currency,
+            func.sum(legs.price_minor).label("price_minor"),
+            func.count().label("parcels"),
+            func.sum(legs.gross_weight_grams).label("gross_weight_grams"),
+        )
+        .select_from(_LEGS.join(_LABELS, _LABELS.c.id == legs.label_id))
+        .where(*scope.conditions(_LEGS), _LABELS.c.state.not_in(VOIDED_STATES))
+        .group_by(*dims, legs.currency)
+    )
+
+
+def quote_outcomes(scope: Scope, by_lane: bool) -> Select[Any]:
+    """Answers per carrier account (and lane) and outcome, with latency sums and histogram buckets, over the
+    hours starting in the period (the hour of `since` included)."""
+    s = _STATS.c
+    dims = [s.carrier_account_id, *([s.origin_country, s.destination] if by_lane else [])]
+    conditions: list[ColumnElement[bool]] = [s.hour_start >= hour_of(scope.since), s.hour_start < scope.until]
+    if scope.merchant_id is not None:
+        conditions.append(s.merchant_id == scope.merchant_id)
+    if scope.lane.customer_country:
+        conditions.append(s.origin_country == scope.lane.customer_country)
+    if scope.lane.destination:
+        conditions.append(s.destination == scope.lane.destination)
+    if scope.carrier_account_ids:
+        conditions.append(s.carrier_account_id.in_(sorted(scope.carrier_account_ids)))
+    return (
+        select(
+            *dims,
+            s.outcome,
+            func.sum(s.answers).label("answers"),
+            func.sum(s.latency_ms_sum).label("latency_ms_sum"),
+            *(func.sum(s[name]).label(name) for name in LATENCY_COLUMNS),
+        )
+        .where(*conditions)
+        .group_by(*dims, s.outcome)
+    )
+
+
+def _kept_items(scope: Scope) -> list[ColumnElement[bool]]:
+    voided = select(literal(1)).where(_LABELS.c.id == _ITEMS.c.label_id, _LABELS.c.state.in_(VOIDED_STATES))
+    return [*scope.conditions(_ITEMS), ~voided.exists()]
+
+
+def reason_units(scope: Scope) -> Select[Any]:
+    """Returned units per lane and reason (labels not voided)."""
+    i = _ITEMS.c
+    return (
+        select(i.customer_country, i.destination, i.return_reason, func.sum(i.quantity).label("units"))
+        .where(*_kept_items(scope))
+        .group_by(i.customer_country, i.destination, i.return_reason)
+    )
+
+
+def sku_reason_units(scope: Scope, top_skus: int) -> Select[Any]:
+    """Returned units per lane, SKU and reason, for each lane's `top_skus` most returned SKUs, with each
+    SKU's rank in its lane (1: most returned; ties by SKU)."""
+    i = _ITEMS.c
+    kept = _kept_items(scope)
+    totals = (
+        select(i.customer_country, i.destination, i.sku, func.sum(i.quantity).label("units"))
+        .where(*kept)
+        .group_by(i.customer_country, i.destination, i.sku)
+        .subquery("sku_totals")
+    )
+    t = totals.c
+    ranked = select(
+        t.customer_country,
+        t.destination,
+        t.sku,
+        func.row_number()
+        .over(partition_by=[t.customer_country, t.destination], order_by=[t.units.desc(), t.sku])
+        .label("sku_rank"),
+    ).subquery("sku_ranks")
+    r = ranked.c
+    return (
+        select(
+            i.customer_country,
+            i.destination,
+            i.sku,
+            r.sku_rank,
+            i.return_reason,
+            func.sum(i.quantity).label("units"),
+        )
+        .select_from(
+            _ITEMS.join(
+                ranked,
+                and_(
+                    r.customer_country == i.customer_country,
+                    r.destination == i.destination,
+                    r.sku == i.sku,
+                ),
+            )
+        )
+        .where(*kept, r.sku_rank <= top_skus)
+        .group_by(i.customer_country, i.destination, i.sku, r.sku_rank, i.return_reason)
+    )
