@@ -17,9 +17,11 @@ from service.config import Settings
 from service.customs_declarations import CustomsDeclarations
 from service.documents.customs_documents import CERTIFICATION
 from service.grpc.customs_servicer import CustomsServicer
+from service.grpc.insights_servicer import InsightsServicer
 from service.grpc.labels_servicer import LabelsServicer
 from service.grpc.rates_servicer import RatesServicer
 from service.grpc.tracking_servicer import TrackingServicer
+from service.insights import Insights, InsightsConfig, open_insights
 from service.labels import DatabaseSerialAllocator, Labels, LabelsConfig, open_labels, use_durable_serials
 from service.metrics import ServiceMetrics
 from service.quoting.fx import load_fx_table
@@ -80,12 +82,16 @@ class Application:
     labels: Labels | None = None
     # Duty reclaim: the calculator and the claims, which follow the tracking log for export evidence.
     reclaim: Reclaim | None = None
+    # Carrier comparison, lane figures for quotes, quote outcome counters (flushed at close).
+    insights: Insights | None = None
 
     async def close(self) -> None:
         if self.hs_search_warmup is not None:
             await self.hs_search_warmup
         if self.labels is not None:
             await self.labels.close()  # purchases in flight record their outcome first
+        if self.insights is not None:
+            await self.insights.close()  # the last quote outcome counters are flushed
         if self.reclaim is not None:
             await self.reclaim.close()
         if self.tracking is not None:
@@ -127,6 +133,20 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
     tracking = await open_tracking(settings, database, bus, carrier_calls, metrics)
     quote_tokens = QuoteTokenSigner(settings.token_signing_secret)
     policies = load_return_policies(settings.return_policies_file)
+    # Labels register bought parcels through insights, which records each label's return leg first.
+    insights = await open_insights(
+        InsightsConfig(
+            min_delivered_returns=settings.insights_min_delivered_returns,
+            period_days=settings.insights_period_days,
+            lane_refresh_seconds=settings.insights_lane_refresh_seconds,
+            quote_stats_flush_seconds=settings.insights_quote_stats_flush_seconds,
+            score_weights_file=settings.insights_score_weights_file,
+        ),
+        database=database,
+        fx=fx,
+        accounts=carriers.accounts,
+        tracking=tracking.ingestion,
+    )
     quote_returns = QuoteReturns(
         carriers=carrier_calls,
         accounts=carriers.accounts,
@@ -137,6 +157,8 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
         signer=quote_tokens,
         clock=lambda: dt.datetime.now(dt.UTC),
         settings=QuotingSettings(default_budget_seconds=settings.quote_budget_seconds),
+        lane_performance=insights.lane_figures,
+        outcomes=insights.quote_outcomes,
     )
     labels = await open_labels(
         LabelsConfig(
@@ -152,7 +174,7 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
         policies=policies,
         declarations=declarations,
         quote_tokens=quote_tokens,
-        tracking=tracking.ingestion,
+        tracking=insights.registry,
         tracking_tokens=tracking.tokens,
         reclaim=reclaim.labels,
     )
@@ -168,6 +190,7 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
             "RatesService": RatesServicer(quote_returns),
             "LabelsService": LabelsServicer(labels.use_case),
             "TrackingService": TrackingServicer(tracking, carriers.accounts),
+            "InsightsService": InsightsServicer(insights.comparisons),
         },
         hs_search_warmup=customs.start_warming(),
         carriers=carriers,
@@ -177,4 +200,5 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
         tracking=tracking,
         labels=labels,
         reclaim=reclaim,
+        insights=insights,
     )

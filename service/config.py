@@ -288,6 +288,42 @@ class Settings:
             "{tracking_number} and {label_id} are filled in",
         ),
     )
+    insights_min_delivered_returns: int = field(
+        default=30,
+        metadata=_meta(
+            _parse_positive_int,
+            "returns delivered to the hub a carrier service needs on a lane before quotes carry its on-time "
+            "rate and p90 transit there (fewer: the quote says how many there are)",
+        ),
+    )
+    insights_period_days: int = field(
+        default=90,
+        metadata=_meta(
+            _parse_positive_int,
+            "days of history behind quotes' lane figures; CompareCarriers' default period",
+        ),
+    )
+    insights_lane_refresh_seconds: float = field(
+        default=300.0,
+        metadata=_meta(
+            _parse_positive_float,
+            "how often each replica recomputes the lane figures quotes carry (quotes read them from memory)",
+        ),
+    )
+    insights_quote_stats_flush_seconds: float = field(
+        default=60.0,
+        metadata=_meta(
+            _parse_positive_float,
+            "how often a replica writes its in-memory quote outcome counters to the database (also at drain)",
+        ),
+    )
+    insights_score_weights_file: Path | None = field(
+        default=None,
+        metadata=_meta(
+            _parse_existing_file,
+            "weights of CompareCarriers' composite score (TOML); unset: the packaged default weights",
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.label_reconcile_after_seconds <= self.label_purchase_budget_seconds:

@@ -59,14 +59,16 @@ class Lane:
 
 @dataclass(frozen=True, slots=True)
 class ComparisonQuery:
+    """Unset fields take the use case's defaults (service/insights/comparison.py)."""
+
     merchant_id: str
-    since: dt.datetime  # labels created at or after
-    until: dt.datetime  # labels created before
-    currency: str
+    since: dt.datetime | None = None  # labels created at or after
+    until: dt.datetime | None = None  # labels created before
+    currency: str = ""
     lane: Lane = field(default_factory=Lane)
     group_by: GroupBy = GroupBy.CARRIER_SERVICE_LANE
     carrier_account_ids: frozenset[str] = frozenset()
-    top_skus: int = 10
+    top_skus: int = 0
 
 
 @dataclass(frozen=True, slots=True)
