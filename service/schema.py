@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import service.insights.tables
 import service.labels.tables
 import service.reclaim.tables
 import service.tracking.tables
@@ -18,6 +19,7 @@ TABLE_MODULES = (
     service.tracking.tables,
     service.labels.tables,
     service.reclaim.tables,
+    service.insights.tables,
 )
 
 metadata: MetaData = Base.metadata
