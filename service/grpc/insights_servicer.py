@@ -109,6 +109,7 @@ def _row(row: CarrierComparison) -> insights_pb2.CarrierComparisonRow:
         quote_errors=_proportion(row.quote_errors),
         quote_timeouts=_proportion(row.quote_timeouts),
         quote_latency_ms=_distribution(row.quote_latency_ms),
+        transit_days_histogram=row.transit_days_histogram,
     )
     if row.lane is not None:
         message.lane.CopyFrom(_lane(row.lane))

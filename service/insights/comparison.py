@@ -21,6 +21,7 @@ from customs.goods import ReturnReason
 from customs.money import FxTable, MissingFxRate, Money, UnknownCurrency, validate_currency
 from service.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from service.insights.comparison_queries import (
+    TRANSIT_HISTOGRAM_DAYS,
     Scope,
     exception_column,
     leg_costs,
@@ -28,6 +29,7 @@ from service.insights.comparison_queries import (
     quote_outcomes,
     reason_units,
     sku_reason_units,
+    transit_bin,
 )
 from service.insights.legs import from_minor
 from service.insights.model import (
@@ -206,6 +208,7 @@ class CarrierComparisons:
             quote_errors=figures.errors,
             quote_timeouts=figures.timeouts,
             quote_latency_ms=figures.latency_ms,
+            transit_days_histogram=_histogram(row),
         )
 
     def _quoted_only(
@@ -273,6 +276,12 @@ def _distribution(row: Mapping[str, Any], name: str) -> Distribution:
     return Distribution(
         count, _float(row[f"{name}_p50"]), _float(row[f"{name}_p90"]), _float(row[f"{name}_mean"])
     )
+
+
+def _histogram(row: Mapping[str, Any]) -> tuple[int, ...]:
+    if not int(row["transit_days_count"]):
+        return ()
+    return tuple(int(row[transit_bin(day)]) for day in range(TRANSIT_HISTOGRAM_DAYS + 1))
 
 
 def _quote_key(account_id: str, lane: Lane | None) -> tuple[str, Lane | None]:

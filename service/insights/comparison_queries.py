@@ -65,6 +65,8 @@ _STATS = cast(Table, CarrierQuoteStatsRow.__table__)
 VOIDED_STATES = (LabelState.VOIDED.value, LabelState.VOID_REQUESTED.value)
 AT_HUB = (ReturnMilestone.ARRIVED_AT_HUB.value, ReturnMilestone.DELIVERED_TO_MERCHANT.value)
 LEG_DIMENSIONS = ("merchant_id", "carrier_account_id", "service_code", "customer_country", "destination")
+# Whole days of transit counted one by one; the last bin holds this many days and more.
+TRANSIT_HISTOGRAM_DAYS = 15
 
 
 def exception_column(reason: ExceptionReason) -> str:
@@ -212,10 +214,23 @@ def leg_statistics(dialect: str, scope: Scope, dimensions: Sequence[str]) -> Sel
             func.count(c.on_time).label("on_time_total"),
             *(func.sum(c[name]).label(name) for name in flags),
             func.sum(c.returned_to_sender).label("returned_to_sender"),
+            *_transit_histogram(c.transit_days),
         )
         .group_by(*dims)
         .order_by(*dims)
     )
+
+
+def transit_bin(day: int) -> str:
+    return f"transit_days_bin_{day}"
+
+
+def _transit_histogram(days: Any) -> list[KeyedColumnElement[Any]]:
+    bins: list[KeyedColumnElement[Any]] = []
+    for day in range(TRANSIT_HISTOGRAM_DAYS + 1):
+        within = days >= day if day == TRANSIT_HISTOGRAM_DAYS else and_(days >= day, days < day + 1)
+        bins.append(func.sum(case((within, 1), else_=0)).label(transit_bin(day)))
+    return bins
 
 
 def _ranked(measured: Any, dimensions: Sequence[str]) -> Any:

@@ -133,6 +133,8 @@ class CarrierComparison:
     quote_errors: Proportion
     quote_timeouts: Proportion
     quote_latency_ms: Distribution
+    # Arrived parcels per whole day of transit; the last element counts that many days and more.
+    transit_days_histogram: tuple[int, ...] = ()
     score: CompositeScore | None = None
 
 

@@ -329,6 +329,7 @@ async def test_every_figure_equals_the_hand_computed_value(world: World) -> None
     assert transit.p50 == pytest.approx(2.25)
     assert transit.p90 == pytest.approx(3.65)
     assert transit.mean == pytest.approx((46 / 24 + 4 + 2.25) / 3)
+    assert rhein_row.transit_days_histogram == (0, 1, 1, 0, 1) + (0,) * 11
     assert (rhein_row.on_time.count, rhein_row.on_time.total) == (2, 3)
     assert {(e.reason, e.share.count, e.share.total) for e in rhein_row.exception_rates} == {
         (ExceptionReason.CUSTOMS_DELAY, 1, 4),
@@ -366,7 +367,8 @@ async def test_every_figure_equals_the_hand_computed_value(world: World) -> None
         pytest.approx(375.0),
     )
 
-    assert rhein_row.score is not None and sandbox_row.score is not None
+    assert rhein_row.score is not None
+    assert sandbox_row.score is not None
     assert rhein_row.score.value == pytest.approx(85.0)
     assert sandbox_row.score.value == pytest.approx(25.0)
     points = {c.metric: c.points for c in rhein_row.score.contributions}
@@ -399,7 +401,8 @@ async def test_grouping_by_carrier_and_other_lanes(world: World) -> None:
         ("sandbox", "", None, 2),
     ]
     elsewhere = await world.insights.comparisons.compare(query(lane=Lane("NL", "EU_HUB")))
-    assert elsewhere.rows == [] and elsewhere.return_reasons == []
+    assert elsewhere.rows == []
+    assert elsewhere.return_reasons == []
     only_sandbox = await world.insights.comparisons.compare(query(carrier_account_ids=frozenset({"sandbox"})))
     assert [row.account_id for row in only_sandbox.rows] == ["sandbox"]
 

@@ -29,39 +29,39 @@ from google.type import date_pb2 as google_dot_type_dot_date__pb2
 from google.type import money_pb2 as google_dot_type_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62\x61\x63khaul/v1/insights.proto\x12\x0b\x62\x61\x63khaul.v1\x1a\x18\x62\x61\x63khaul/v1/common.proto\x1a\x1a\x62\x61\x63khaul/v1/tracking.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\"\x87\x02\n\x16\x43ompareCarriersRequest\x12\x1f\n\x04lane\x18\x01 \x01(\x0b\x32\x11.backhaul.v1.Lane\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x35\n\x08group_by\x18\x05 \x01(\x0e\x32#.backhaul.v1.CompareCarriersGroupBy\x12\x1b\n\x13\x63\x61rrier_account_ids\x18\x06 \x03(\t\x12\x10\n\x08top_skus\x18\x07 \x01(\x05\"\xde\x02\n\x17\x43ompareCarriersResponse\x12/\n\x04rows\x18\x01 \x03(\x0b\x32!.backhaul.v1.CarrierComparisonRow\x12/\n\rscore_weights\x18\x02 \x03(\x0b\x32\x18.backhaul.v1.ScoreWeight\x12\x36\n\x0ereturn_reasons\x18\x03 \x03(\x0b\x32\x1e.backhaul.v1.LaneReturnReasons\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12#\n\x08\x66x_as_of\x18\x07 \x01(\x0b\x32\x11.google.type.Date\x12\x1c\n\x14score_weights_source\x18\x08 \x01(\t\"\xe6\x06\n\x14\x43\x61rrierComparisonRow\x12%\n\x07\x63\x61rrier\x18\x01 \x01(\x0b\x32\x14.backhaul.v1.Carrier\x12\x14\n\x0cservice_code\x18\x02 \x01(\t\x12\x14\n\x0cservice_name\x18\x03 \x01(\t\x12\x1f\n\x04lane\x18\x04 \x01(\x0b\x32\x11.backhaul.v1.Lane\x12\x15\n\rreturns_count\x18\x05 \x01(\x03\x12&\n\ntotal_cost\x18\x06 \x01(\x0b\x32\x12.google.type.Money\x12+\n\x0f\x63ost_per_parcel\x18\x07 \x01(\x0b\x32\x12.google.type.Money\x12\'\n\x0b\x63ost_per_kg\x18\x08 \x01(\x0b\x32\x12.google.type.Money\x12\x39\n\x16label_to_drop_off_days\x18\t \x01(\x0b\x32\x19.backhaul.v1.Distribution\x12/\n\x0ctransit_days\x18\n \x01(\x0b\x32\x19.backhaul.v1.Distribution\x12(\n\x07on_time\x18\x0b \x01(\x0b\x32\x17.backhaul.v1.Proportion\x12\x33\n\x0f\x65xception_rates\x18\x0c \x03(\x0b\x32\x1a.backhaul.v1.ExceptionRate\x12.\n\rcustoms_holds\x18\r \x01(\x0b\x32\x17.backhaul.v1.Proportion\x12\x33\n\x12returned_to_sender\x18\x0e \x01(\x0b\x32\x17.backhaul.v1.Proportion\x12\'\n\x06voided\x18\x0f \x01(\x0b\x32\x17.backhaul.v1.Proportion\x12-\n\x0cquote_errors\x18\x10 \x01(\x0b\x32\x17.backhaul.v1.Proportion\x12/\n\x0equote_timeouts\x18\x11 \x01(\x0b\x32\x17.backhaul.v1.Proportion\x12\x33\n\x10quote_latency_ms\x18\x12 \x01(\x0b\x32\x19.backhaul.v1.Distribution\x12*\n\x05score\x18\x13 \x01(\x0b\x32\x1b.backhaul.v1.CompositeScore\x12+\n\nexceptions\x18\x14 \x01(\x0b\x32\x17.backhaul.v1.Proportion\"E\n\x0c\x44istribution\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\x12\x0b\n\x03p50\x18\x02 \x01(\x01\x12\x0b\n\x03p90\x18\x03 \x01(\x01\x12\x0c\n\x04mean\x18\x04 \x01(\x01\"8\n\nProportion\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x0c\n\x04rate\x18\x03 \x01(\x01\"e\n\rExceptionRate\x12,\n\x06reason\x18\x01 \x01(\x0e\x32\x1c.backhaul.v1.ExceptionReason\x12&\n\x05share\x18\x02 \x01(\x0b\x32\x17.backhaul.v1.Proportion\"V\n\x0e\x43ompositeScore\x12\r\n\x05value\x18\x01 \x01(\x01\x12\x35\n\rcontributions\x18\x02 \x03(\x0b\x32\x1e.backhaul.v1.ScoreContribution\"G\n\x11ScoreContribution\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x12\n\nnormalized\x18\x02 \x01(\x01\x12\x0e\n\x06points\x18\x03 \x01(\x01\"B\n\x0bScoreWeight\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"\x92\x01\n\x11LaneReturnReasons\x12\x1f\n\x04lane\x18\x01 \x01(\x0b\x32\x11.backhaul.v1.Lane\x12/\n\x07reasons\x18\x02 \x03(\x0b\x32\x1e.backhaul.v1.ReturnReasonShare\x12+\n\x04skus\x18\x03 \x03(\x0b\x32\x1d.backhaul.v1.SkuReturnReasons\"P\n\x10SkuReturnReasons\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12/\n\x07reasons\x18\x02 \x03(\x0b\x32\x1e.backhaul.v1.ReturnReasonShare\"f\n\x11ReturnReasonShare\x12)\n\x06reason\x18\x01 \x01(\x0e\x32\x19.backhaul.v1.ReturnReason\x12&\n\x05share\x18\x02 \x01(\x0b\x32\x17.backhaul.v1.Proportion*\xf9\x01\n\x16\x43ompareCarriersGroupBy\x12)\n%COMPARE_CARRIERS_GROUP_BY_UNSPECIFIED\x10\x00\x12%\n!COMPARE_CARRIERS_GROUP_BY_CARRIER\x10\x01\x12-\n)COMPARE_CARRIERS_GROUP_BY_CARRIER_SERVICE\x10\x02\x12*\n&COMPARE_CARRIERS_GROUP_BY_CARRIER_LANE\x10\x03\x12\x32\n.COMPARE_CARRIERS_GROUP_BY_CARRIER_SERVICE_LANE\x10\x04\x32o\n\x0fInsightsService\x12\\\n\x0f\x43ompareCarriers\x12#.backhaul.v1.CompareCarriersRequest\x1a$.backhaul.v1.CompareCarriersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62\x61\x63khaul/v1/insights.proto\x12\x0b\x62\x61\x63khaul.v1\x1a\x18\x62\x61\x63khaul/v1/common.proto\x1a\x1a\x62\x61\x63khaul/v1/tracking.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\"\x87\x02\n\x16\x43ompareCarriersRequest\x12\x1f\n\x04lane\x18\x01 \x01(\x0b\x32\x11.backhaul.v1.Lane\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x35\n\x08group_by\x18\x05 \x01(\x0e\x32#.backhaul.v1.CompareCarriersGroupBy\x12\x1b\n\x13\x63\x61rrier_account_ids\x18\x06 \x03(\t\x12\x10\n\x08top_skus\x18\x07 \x01(\x05\"\xde\x02\n\x17\x43ompareCarriersResponse\x12/\n\x04rows\x18\x01 \x03(\x0b\x32!.backhaul.v1.CarrierComparisonRow\x12/\n\rscore_weights\x18\x02 \x03(\x0b\x32\x18.backhaul.v1.ScoreWeight\x12\x36\n\x0ereturn_reasons\x18\x03 \x03(\x0b\x32\x1e.backhaul.v1.LaneReturnReasons\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12#\n\x08\x66x_as_of\x18\x07 \x01(\x0b\x32\x11.google.type.Date\x12\x1c\n\x14score_weights_source\x18\x08 \x01(\t\"\x86\x07\n\x14\x43\x61rrierComparisonRow\x12%\n\x07\x63\x61rrier\x18\x01 \x01(\x0b\x32\x14.backhaul.v1.Carrier\x12\x14\n\x0cservice_code\x18\x02 \x01(\t\x12\x14\n\x0cservice_name\x18\x03 \x01(\t\x12\x1f\n\x04lane\x18\x04 \x01(\x0b\x32\x11.backhaul.v1.Lane\x12\x15\n\rreturns_count\x18\x05 \x01(\x03\x12&\n\ntotal_cost\x18\x06 \x01(\x0b\x32\x12.google.type.Money\x12+\n\x0f\x63ost_per_parcel\x18\x07 \x01(\x0b\x32\x12.google.type.Money\x12\'\n\x0b\x63ost_per_kg\x18\x08 \x01(\x0b\x32\x12.google.type.Money\x12\x39\n\x16label_to_drop_off_days\x18\t \x01(\x0b\x32\x19.backhaul.v1.Distribution\x12/\n\x0ctransit_days\x18\n \x01(\x0b\x32\x19.backhaul.v1.Distribution\x12(\n\x07on_time\x18\x0b \x01(\x0b\x32\x17.backhaul.v1.Proportion\x12\x33\n\x0f\x65xception_rates\x18\x0c \x03(\x0b\x32\x1a.backhaul.v1.ExceptionRate\x12.\n\rcustoms_holds\x18\r \x01(\x0b\x32\x17.backhaul.v1.Proportion\x12\x33\n\x12returned_to_sender\x18\x0e \x01(\x0b\x32\x17.backhaul.v1.Proportion\x12\'\n\x06voided\x18\x0f \x01(\x0b\x32\x17.backhaul.v1.Proportion\x12-\n\x0cquote_errors\x18\x10 \x01(\x0b\x32\x17.backhaul.v1.Proportion\x12/\n\x0equote_timeouts\x18\x11 \x01(\x0b\x32\x17.backhaul.v1.Proportion\x12\x33\n\x10quote_latency_ms\x18\x12 \x01(\x0b\x32\x19.backhaul.v1.Distribution\x12*\n\x05score\x18\x13 \x01(\x0b\x32\x1b.backhaul.v1.CompositeScore\x12+\n\nexceptions\x18\x14 \x01(\x0b\x32\x17.backhaul.v1.Proportion\x12\x1e\n\x16transit_days_histogram\x18\x15 \x03(\x03\"E\n\x0c\x44istribution\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\x12\x0b\n\x03p50\x18\x02 \x01(\x01\x12\x0b\n\x03p90\x18\x03 \x01(\x01\x12\x0c\n\x04mean\x18\x04 \x01(\x01\"8\n\nProportion\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x0c\n\x04rate\x18\x03 \x01(\x01\"e\n\rExceptionRate\x12,\n\x06reason\x18\x01 \x01(\x0e\x32\x1c.backhaul.v1.ExceptionReason\x12&\n\x05share\x18\x02 \x01(\x0b\x32\x17.backhaul.v1.Proportion\"V\n\x0e\x43ompositeScore\x12\r\n\x05value\x18\x01 \x01(\x01\x12\x35\n\rcontributions\x18\x02 \x03(\x0b\x32\x1e.backhaul.v1.ScoreContribution\"G\n\x11ScoreContribution\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x12\n\nnormalized\x18\x02 \x01(\x01\x12\x0e\n\x06points\x18\x03 \x01(\x01\"B\n\x0bScoreWeight\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"\x92\x01\n\x11LaneReturnReasons\x12\x1f\n\x04lane\x18\x01 \x01(\x0b\x32\x11.backhaul.v1.Lane\x12/\n\x07reasons\x18\x02 \x03(\x0b\x32\x1e.backhaul.v1.ReturnReasonShare\x12+\n\x04skus\x18\x03 \x03(\x0b\x32\x1d.backhaul.v1.SkuReturnReasons\"P\n\x10SkuReturnReasons\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12/\n\x07reasons\x18\x02 \x03(\x0b\x32\x1e.backhaul.v1.ReturnReasonShare\"f\n\x11ReturnReasonShare\x12)\n\x06reason\x18\x01 \x01(\x0e\x32\x19.backhaul.v1.ReturnReason\x12&\n\x05share\x18\x02 \x01(\x0b\x32\x17.backhaul.v1.Proportion*\xf9\x01\n\x16\x43ompareCarriersGroupBy\x12)\n%COMPARE_CARRIERS_GROUP_BY_UNSPECIFIED\x10\x00\x12%\n!COMPARE_CARRIERS_GROUP_BY_CARRIER\x10\x01\x12-\n)COMPARE_CARRIERS_GROUP_BY_CARRIER_SERVICE\x10\x02\x12*\n&COMPARE_CARRIERS_GROUP_BY_CARRIER_LANE\x10\x03\x12\x32\n.COMPARE_CARRIERS_GROUP_BY_CARRIER_SERVICE_LANE\x10\x04\x32o\n\x0fInsightsService\x12\\\n\x0f\x43ompareCarriers\x12#.backhaul.v1.CompareCarriersRequest\x1a$.backhaul.v1.CompareCarriersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'backhaul.v1.insights_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COMPARECARRIERSGROUPBY']._serialized_start=2468
-  _globals['_COMPARECARRIERSGROUPBY']._serialized_end=2717
+  _globals['_COMPARECARRIERSGROUPBY']._serialized_start=2500
+  _globals['_COMPARECARRIERSGROUPBY']._serialized_end=2749
   _globals['_COMPARECARRIERSREQUEST']._serialized_start=180
   _globals['_COMPARECARRIERSREQUEST']._serialized_end=443
   _globals['_COMPARECARRIERSRESPONSE']._serialized_start=446
   _globals['_COMPARECARRIERSRESPONSE']._serialized_end=796
   _globals['_CARRIERCOMPARISONROW']._serialized_start=799
-  _globals['_CARRIERCOMPARISONROW']._serialized_end=1669
-  _globals['_DISTRIBUTION']._serialized_start=1671
-  _globals['_DISTRIBUTION']._serialized_end=1740
-  _globals['_PROPORTION']._serialized_start=1742
-  _globals['_PROPORTION']._serialized_end=1798
-  _globals['_EXCEPTIONRATE']._serialized_start=1800
-  _globals['_EXCEPTIONRATE']._serialized_end=1901
-  _globals['_COMPOSITESCORE']._serialized_start=1903
-  _globals['_COMPOSITESCORE']._serialized_end=1989
-  _globals['_SCORECONTRIBUTION']._serialized_start=1991
-  _globals['_SCORECONTRIBUTION']._serialized_end=2062
-  _globals['_SCOREWEIGHT']._serialized_start=2064
-  _globals['_SCOREWEIGHT']._serialized_end=2130
-  _globals['_LANERETURNREASONS']._serialized_start=2133
-  _globals['_LANERETURNREASONS']._serialized_end=2279
-  _globals['_SKURETURNREASONS']._serialized_start=2281
-  _globals['_SKURETURNREASONS']._serialized_end=2361
-  _globals['_RETURNREASONSHARE']._serialized_start=2363
-  _globals['_RETURNREASONSHARE']._serialized_end=2465
-  _globals['_INSIGHTSSERVICE']._serialized_start=2719
-  _globals['_INSIGHTSSERVICE']._serialized_end=2830
+  _globals['_CARRIERCOMPARISONROW']._serialized_end=1701
+  _globals['_DISTRIBUTION']._serialized_start=1703
+  _globals['_DISTRIBUTION']._serialized_end=1772
+  _globals['_PROPORTION']._serialized_start=1774
+  _globals['_PROPORTION']._serialized_end=1830
+  _globals['_EXCEPTIONRATE']._serialized_start=1832
+  _globals['_EXCEPTIONRATE']._serialized_end=1933
+  _globals['_COMPOSITESCORE']._serialized_start=1935
+  _globals['_COMPOSITESCORE']._serialized_end=2021
+  _globals['_SCORECONTRIBUTION']._serialized_start=2023
+  _globals['_SCORECONTRIBUTION']._serialized_end=2094
+  _globals['_SCOREWEIGHT']._serialized_start=2096
+  _globals['_SCOREWEIGHT']._serialized_end=2162
+  _globals['_LANERETURNREASONS']._serialized_start=2165
+  _globals['_LANERETURNREASONS']._serialized_end=2311
+  _globals['_SKURETURNREASONS']._serialized_start=2313
+  _globals['_SKURETURNREASONS']._serialized_end=2393
+  _globals['_RETURNREASONSHARE']._serialized_start=2395
+  _globals['_RETURNREASONSHARE']._serialized_end=2497
+  _globals['_INSIGHTSSERVICE']._serialized_start=2751
+  _globals['_INSIGHTSSERVICE']._serialized_end=2862
 # @@protoc_insertion_point(module_scope)

@@ -203,6 +203,7 @@ class CarrierComparisonRow(_message.Message):
     QUOTE_LATENCY_MS_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
     EXCEPTIONS_FIELD_NUMBER: _builtins.int
+    TRANSIT_DAYS_HISTOGRAM_FIELD_NUMBER: _builtins.int
     service_code: _builtins.str
     """Service code; empty when not grouped by service."""
     service_name: _builtins.str
@@ -283,6 +284,12 @@ class CarrierComparisonRow(_message.Message):
     def exceptions(self) -> Global___Proportion:
         """Share of parcels with at least one exception, whatever the reason."""
 
+    @_builtins.property
+    def transit_days_histogram(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Parcels per whole day of transit from drop-off to the hub: element i counts [i, i+1) days, the last
+        element (index 15) counts 15 days and more. Empty when no parcel arrived.
+        """
+
     def __init__(
         self,
         *,
@@ -306,10 +313,11 @@ class CarrierComparisonRow(_message.Message):
         quote_latency_ms: Global___Distribution | None = ...,
         score: Global___CompositeScore | None = ...,
         exceptions: Global___Proportion | None = ...,
+        transit_days_histogram: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["carrier", b"carrier", "cost_per_kg", b"cost_per_kg", "cost_per_parcel", b"cost_per_parcel", "customs_holds", b"customs_holds", "exceptions", b"exceptions", "label_to_drop_off_days", b"label_to_drop_off_days", "lane", b"lane", "on_time", b"on_time", "quote_errors", b"quote_errors", "quote_latency_ms", b"quote_latency_ms", "quote_timeouts", b"quote_timeouts", "returned_to_sender", b"returned_to_sender", "score", b"score", "total_cost", b"total_cost", "transit_days", b"transit_days", "voided", b"voided"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["carrier", b"carrier", "cost_per_kg", b"cost_per_kg", "cost_per_parcel", b"cost_per_parcel", "customs_holds", b"customs_holds", "exception_rates", b"exception_rates", "exceptions", b"exceptions", "label_to_drop_off_days", b"label_to_drop_off_days", "lane", b"lane", "on_time", b"on_time", "quote_errors", b"quote_errors", "quote_latency_ms", b"quote_latency_ms", "quote_timeouts", b"quote_timeouts", "returned_to_sender", b"returned_to_sender", "returns_count", b"returns_count", "score", b"score", "service_code", b"service_code", "service_name", b"service_name", "total_cost", b"total_cost", "transit_days", b"transit_days", "voided", b"voided"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["carrier", b"carrier", "cost_per_kg", b"cost_per_kg", "cost_per_parcel", b"cost_per_parcel", "customs_holds", b"customs_holds", "exception_rates", b"exception_rates", "exceptions", b"exceptions", "label_to_drop_off_days", b"label_to_drop_off_days", "lane", b"lane", "on_time", b"on_time", "quote_errors", b"quote_errors", "quote_latency_ms", b"quote_latency_ms", "quote_timeouts", b"quote_timeouts", "returned_to_sender", b"returned_to_sender", "returns_count", b"returns_count", "score", b"score", "service_code", b"service_code", "service_name", b"service_name", "total_cost", b"total_cost", "transit_days", b"transit_days", "transit_days_histogram", b"transit_days_histogram", "voided", b"voided"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
