@@ -258,32 +258,32 @@ class SandboxCarrier:
             raise MalformedResponse("sandbox: response body is not valid JSON", carrier=carrier)
 
     def _rates(self, shipment: ReturnShipment) -> list[Rate]:
-        if not self._capabilities.serves(shipment.origin_country, shipment.destination_country):
-            message = f"sandbox does not collect in {shipment.origin_country}"
-            raise UnsupportedLane(message, carrier=self._account_id)
+        # Shipment properties are read once: this runs for every quote of every benchmark call.
+        origin, destination = shipment.origin_country, shipment.destination_country
+        if not self._capabilities.serves(origin, destination):
+            raise UnsupportedLane(f"sandbox does not collect in {origin}", carrier=self._account_id)
         settings = self.settings
         started_kg = -(-shipment.total_weight_grams // 1000)
+        cross_border = origin != destination
         base = settings.base_price + settings.per_kg * started_kg
-        if shipment.is_cross_border:
+        if cross_border:
             base += settings.cross_border_fee
-        pickup = settings.pickup_fee if shipment.handover is Handover.PICKUP else Decimal(0)
-        rates = []
-        for service in _SERVICES:
-            days = service.cross_border_days if shipment.is_cross_border else service.domestic_days
-            rates.append(
-                Rate(
-                    account_id=self._account_id,
-                    carrier=self._carrier,
-                    service_code=service.code,
-                    service_name=service.name,
-                    price=Money(base * service.factor + pickup, settings.currency).rounded(),
-                    transit_days=days,
-                    handover=shipment.handover,
-                    carrier_rate_id=f"rate_{service.code}_{started_kg}",
-                    raw={"started_kg": started_kg, "cross_border": shipment.is_cross_border},
-                )
+        handover = shipment.handover
+        pickup = settings.pickup_fee if handover is Handover.PICKUP else Decimal(0)
+        return [
+            Rate(
+                account_id=self._account_id,
+                carrier=self._carrier,
+                service_code=service.code,
+                service_name=service.name,
+                price=Money(base * service.factor + pickup, settings.currency).rounded(),
+                transit_days=service.cross_border_days if cross_border else service.domestic_days,
+                handover=handover,
+                carrier_rate_id=f"rate_{service.code}_{started_kg}",
+                raw={"started_kg": started_kg, "cross_border": cross_border},
             )
-        return rates
+            for service in _SERVICES
+        ]
 
     async def quote(self, shipment: ReturnShipment) -> Sequence[Rate]:
         await self._behave()

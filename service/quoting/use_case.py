@@ -82,7 +82,12 @@ class QuoteOutcomeSink(Protocol):
 class QuotingSettings:
     default_budget_seconds: float = 5.0  # when the caller sets no deadline
     max_budget_seconds: float = 30.0  # a caller's very long deadline is capped to this
-    deadline_margin_seconds: float = 0.02  # kept back from the deadline to assemble the answer
+    # Kept back from the deadline to assemble the answer: at least deadline_margin_seconds, and a share of
+    # the budget up to a cap, because when a carrier hangs every call waiting for it reaches its deadline at
+    # about the same time and their answers are assembled one after the other on the event loop.
+    deadline_margin_seconds: float = 0.02
+    deadline_margin_share: float = 0.1
+    deadline_margin_max_seconds: float = 0.5
     token_ttl: dt.timedelta = dt.timedelta(minutes=30)
     weights: ValueWeights = field(default_factory=ValueWeights)
 
@@ -171,9 +176,14 @@ class QuoteReturns:
     async def execute(
         self, request: QuoteReturnRequest, *, time_remaining: float | None = None
     ) -> QuoteReturnResult:
-        budget = self._settings.default_budget_seconds if time_remaining is None else time_remaining
-        budget = min(budget, self._settings.max_budget_seconds)
-        deadline = self._loop_clock() + budget - self._settings.deadline_margin_seconds
+        settings = self._settings
+        budget = settings.default_budget_seconds if time_remaining is None else time_remaining
+        budget = min(budget, settings.max_budget_seconds)
+        margin = max(
+            settings.deadline_margin_seconds,
+            min(settings.deadline_margin_share * budget, settings.deadline_margin_max_seconds),
+        )
+        deadline = self._loop_clock() + budget - margin
         now = self._clock()
         today = now.date()
 

@@ -82,9 +82,13 @@ def _run(coroutine: Any) -> Any:
 
 
 def carriers_toml(count: int, latency_ms: float, hang_one: bool) -> str:
+    """N sandbox accounts; with `hang_one` the last never answers, and its circuit breaker never opens so
+    that every call waits for it until the deadline (the worst case, not the fail-fast one)."""
     accounts = []
     for index in range(1, count + 1):
-        mode = "hang" if hang_one and index == count else "normal"
+        hangs = hang_one and index == count
+        mode = "hang" if hangs else "normal"
+        breaker = "breaker_failure_threshold = 1000000\n" if hangs else ""
         accounts.append(
             f"""
 [[accounts]]
@@ -98,7 +102,7 @@ seed = {index}
 currency = "{"EUR" if index % 2 else "USD"}"
 [accounts.policy]
 max_concurrency = {MAX_CONCURRENCY}
-"""
+{breaker}"""
         )
     return "".join(accounts)
 

@@ -222,6 +222,22 @@ async def test_hanging_and_failing_carriers_are_error_entries_within_the_call_de
     assert errors["sandbox-500"].carrier.provider == "sandbox"
 
 
+async def test_a_share_of_a_long_deadline_is_kept_to_assemble_answers_in_a_burst() -> None:
+    service = quoting(
+        sandbox_account("sandbox-hang", mode=SandboxMode.HANG),
+        sandbox_account("sandbox-ok"),
+        hubs=hubs_accepting_every_carrier(),
+    )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    responses = await asyncio.gather(
+        *(_quote(german_customer_return(TODAY), RatesServicer(service), remaining=1.0) for _ in range(8))
+    )
+    # 10 % of a 1 s deadline is kept back: every caller has its answer well before the deadline.
+    assert loop.time() - started < 0.95
+    assert all([e.code for e in r.errors] == [rates_pb2.CARRIER_ERROR_CODE_TIMEOUT] for r in responses)
+
+
 async def test_without_a_caller_deadline_the_configured_budget_bounds_the_call() -> None:
     service = quoting(
         sandbox_account("sandbox-hang", mode=SandboxMode.HANG),
