@@ -1,4 +1,5 @@
-"""`backhaul`: run the server, migrate the database, manage API keys, quote a return, run the demo."""
+"""`backhaul`: run the server, migrate the database, manage API keys, quote a return, run the demo, simulate a
+return history and compare carriers."""
 
 from __future__ import annotations
 
@@ -243,6 +244,151 @@ def cmd_quote(args: argparse.Namespace) -> int:
     return _run(embedded() if args.embedded else remote(), fast_loop=True)
 
 
+# `backhaul simulate`, `backhaul insights compare` -----------------------------------------------------------
+
+_DURATION_UNITS = {"d": 1.0, "w": 7.0, "h": 1 / 24}
+
+
+def parse_instant(text: str, now: dt.datetime) -> dt.datetime:
+    """`90d`, `12w`, `36h` (that long before `now`), or an ISO date or date-time (UTC unless it says)."""
+    value = text.strip()
+    unit = _DURATION_UNITS.get(value[-1:].lower())
+    if unit is not None and value[:-1].isdigit():
+        return now - timedelta(days=int(value[:-1]) * unit)
+    moment = dt.datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from service.insights.simulator import SimulationRequest, simulate
+
+    settings = _settings()
+    configure_logging("WARNING", "console")
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    try:
+        until = parse_instant(args.until, now) if args.until else now
+    except ValueError as exc:
+        err.print(f"[red]--until[/red] {exc}")
+        return 2
+    request = SimulationRequest(args.merchant, args.returns, args.days, args.seed, until)
+
+    def progress(report: Any) -> None:
+        err.print(f"  {report.returns:>8} returns, {report.scans:>9} scans  ({report.seconds:.0f} s)")
+
+    async def run() -> int:
+        report = await simulate(settings, request, bulk=args.bulk, batch_size=args.batch, progress=progress)
+        table = Table("carrier account", "returns", title=f"Simulated returns of {args.merchant}")
+        for account_id, count in sorted(report.by_carrier.items()):
+            table.add_row(account_id, str(count))
+        Console().print(table)
+        print(
+            f"{report.returns} returns ({report.written} new), {report.scans} scans, {report.quote_answers} "
+            f"quote answers up to {until.isoformat()} in {report.seconds:.1f} s"
+        )
+        return 0
+
+    return _run(run())
+
+
+_GROUP_BY = ("carrier", "carrier_service", "carrier_lane", "carrier_service_lane")
+
+
+def _compare_request(args: argparse.Namespace) -> Any:
+    from backhaul.v1 import insights_pb2
+    from service.insights.model import Lane
+
+    now = dt.datetime.now(dt.UTC)
+    until = parse_instant(args.until, now) if args.until else now
+    since = parse_instant(args.since, until)
+    lane = Lane.parse(args.lane) if args.lane else Lane()
+    request = insights_pb2.CompareCarriersRequest(
+        currency=args.currency,
+        group_by=insights_pb2.CompareCarriersGroupBy.Value(
+            f"COMPARE_CARRIERS_GROUP_BY_{args.group_by.upper()}"
+        ),
+        carrier_account_ids=args.carrier,
+        top_skus=args.top_skus,
+    )
+    request.lane.customer_country = lane.customer_country
+    request.lane.hub_id = lane.destination
+    request.since.FromDatetime(since)
+    request.until.FromDatetime(until)
+    return request
+
+
+def cmd_insights_compare(args: argparse.Namespace) -> int:
+    import grpc
+
+    from backhaul.v1 import insights_pb2_grpc
+    from service.insights.report import print_comparison, write_chart, write_csv
+
+    try:
+        request = _compare_request(args)
+    except ValueError as exc:
+        err.print(f"[red]invalid option[/red] {exc}")
+        return 2
+
+    async def local() -> Any:
+        from carriers.accounts import load_accounts
+        from service.errors import ApplicationError
+        from service.grpc.insights_servicer import comparison_query_from_proto, comparison_result_to_proto
+        from service.insights.comparison import CarrierComparisons
+        from service.insights.scoring import load_score_weights
+        from service.quoting.fx import load_fx_table
+        from service.storage.engine import create_database
+        from service.storage.schema import upgrade_database
+
+        settings = _settings()
+        await upgrade_database(settings.database_url)
+        database = create_database(settings.database_url, pool_size=2)
+        comparisons = CarrierComparisons(
+            database,
+            fx=load_fx_table(settings.fx_rates_file),
+            weights=load_score_weights(settings.insights_score_weights_file),
+            accounts={account.id: account for account in load_accounts(settings.carriers_file)},
+            default_period_days=settings.insights_period_days,
+        )
+        try:
+            result = await comparisons.compare(comparison_query_from_proto(request, args.merchant))
+        except ApplicationError as exc:
+            err.print(f"[red]refused[/red] {exc}")
+            return None
+        finally:
+            await database.dispose()
+        return comparison_result_to_proto(result)
+
+    async def remote() -> Any:
+        api_key = os.environ.get(API_KEY_VARIABLE, "")
+        if not api_key:
+            err.print(f"[red]set {API_KEY_VARIABLE}[/red] to an API key of the server")
+            return None
+        async with _channel(args) as channel:
+            try:
+                return await insights_pb2_grpc.InsightsServiceStub(channel).CompareCarriers(
+                    request, metadata=(("authorization", f"Bearer {api_key}"),), timeout=args.timeout
+                )
+            except grpc.aio.AioRpcError as error:
+                _print_refusal(error)
+                return None
+
+    async def run() -> int:
+        response = await (remote() if args.target else local())
+        if response is None:
+            return 1
+        title = f"Carriers on {args.lane or 'every lane'}"
+        # Piped output gets room for the whole table; a terminal keeps its own width.
+        print_comparison(Console() if sys.stdout.isatty() else Console(width=170), response, title)
+        if args.csv:
+            write_csv(response, Path(args.csv))
+            err.print(f"CSV written to {args.csv}")
+        if args.chart:
+            write_chart(response, Path(args.chart), title)
+            err.print(f"chart written to {args.chart}")
+        return 0
+
+    return _run(run())
+
+
 def cmd_version(_: argparse.Namespace) -> int:
     print(f"backhaul {version('backhaul')}")
     return 0
@@ -300,6 +446,50 @@ def build_parser() -> argparse.ArgumentParser:
     quote.add_argument("--ca-file", help="TLS trusting this PEM CA bundle")
     quote.add_argument("--json", action="store_true", help="print the response as JSON instead of tables")
     quote.set_defaults(func=cmd_quote)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="write a realistic return history into the configured database (deterministic by seed)",
+        description="Generates returns across the configured carriers and lanes from the simulator profiles "
+        "(service/insights/data/simulation_profiles.toml) and writes them through the labels store, tracking "
+        "registration and tracking ingestion. The same seed, merchant and --until write the same history; "
+        "writing it again adds nothing.",
+    )
+    simulate.add_argument("--returns", type=int, required=True, help="how many returns")
+    simulate.add_argument("--days", type=int, default=90, help="over how many days, ending at --until")
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--merchant", default="demo-merchant", help="merchant id (created when new)")
+    simulate.add_argument("--until", help="end of the history: ISO date-time or e.g. 2d (ago); default now")
+    simulate.add_argument(
+        "--bulk", action="store_true", help="batched inserts of labels and parcels (large histories)"
+    )
+    simulate.add_argument("--batch", type=int, default=500, help="returns generated and written per batch")
+    simulate.set_defaults(func=cmd_simulate)
+
+    insights = commands.add_parser("insights", help="carrier performance").add_subparsers(
+        dest="insights_command", required=True
+    )
+    compare = insights.add_parser(
+        "compare",
+        help="compare carriers per lane: a table, and a chart and CSV on request",
+        description="Reads the configured database for --merchant, or asks a server (--target, API key in "
+        "BACKHAUL_API_KEY).",
+    )
+    compare.add_argument("--lane", default="", help="COUNTRY-HUB, e.g. DE-EU_HUB (DE- or -EU_HUB: any)")
+    compare.add_argument("--since", default="90d", help="e.g. 90d, 12w, or an ISO date")
+    compare.add_argument("--until", help="ISO date or date-time; default now")
+    compare.add_argument("--currency", default="", help="currency of the costs; default the FX base")
+    compare.add_argument("--group-by", choices=_GROUP_BY, default="carrier_service_lane")
+    compare.add_argument("--carrier", action="append", default=[], help="only this carrier account")
+    compare.add_argument("--top-skus", type=int, default=5, help="SKUs per lane in the return reasons")
+    compare.add_argument("--merchant", default="demo-merchant", help="merchant id (reading the database)")
+    compare.add_argument("--target", help="HOST:PORT of a server to ask instead of the database")
+    compare.add_argument("--timeout", type=float, default=30.0, help="deadline of the call in seconds")
+    compare.add_argument("--tls", action="store_true", help="TLS with the system's root certificates")
+    compare.add_argument("--ca-file", help="TLS trusting this PEM CA bundle")
+    compare.add_argument("--chart", help="write a PNG chart to this file")
+    compare.add_argument("--csv", help="write the rows as CSV to this file")
+    compare.set_defaults(func=cmd_insights_compare)
 
     commands.add_parser("version", help="print the version").set_defaults(func=cmd_version)
     commands.add_parser("config", help="list the BACKHAUL_* settings").set_defaults(func=cmd_config)

@@ -95,11 +95,11 @@ def from_minor(amount: int | Decimal, currency: str) -> Money:
     return Money(Decimal(amount).scaleb(-minor_units(currency)), currency)
 
 
-def lane_of(record: LabelRecord, shipment: ShipmentInput) -> tuple[str, str]:
+def lane_of(hub_id: str, shipment: ShipmentInput) -> tuple[str, str]:
     """(customer country, destination) of a label: the hub, or the explicit address's country."""
     customer = shipment.customer.address if shipment.customer else None
     country = customer.region_code.strip().upper() if customer else ""
-    destination = record.plan.destination_hub_id
+    destination = hub_id
     if not destination and shipment.destination and shipment.destination.address:
         destination = shipment.destination.address.region_code.strip().upper()
     return country, destination
@@ -121,23 +121,45 @@ class ReturnLegRecorder:
         """The leg of a bought label; None for a label the carrier never sold."""
         if not record.bought or record.price is None:
             return None
-        shipment: ShipmentInput = decode(ShipmentInput, record.request["shipment"])
-        country, destination = lane_of(record, shipment)
         plan = record.plan
-        promised = await self._promises.promised_days(
-            plan.carrier_account_id, plan.service_code, country, destination
-        )
-        return ReturnLeg(
+        return await self.leg_for(
             label_id=record.id,
             merchant_id=record.merchant_id,
-            carrier_account_id=plan.carrier_account_id,
+            account_id=plan.carrier_account_id,
             service_code=plan.service_code,
-            customer_country=country,
-            destination=destination,
-            promised_transit_days=promised,
-            gross_weight_grams=sum(parcel.weight_grams for parcel in shipment.parcels),
+            hub_id=plan.destination_hub_id,
+            shipment=decode(ShipmentInput, record.request["shipment"]),
             price=record.price,
             created_at=record.created_at,
+        )
+
+    async def leg_for(
+        self,
+        *,
+        label_id: str,
+        merchant_id: str,
+        account_id: str,
+        service_code: str,
+        hub_id: str,
+        shipment: ShipmentInput,
+        price: Money,
+        created_at: dt.datetime,
+    ) -> ReturnLeg:
+        """The leg of a label bought for `shipment`, with the promise last quoted on its lane."""
+        country, destination = lane_of(hub_id, shipment)
+        return ReturnLeg(
+            label_id=label_id,
+            merchant_id=merchant_id,
+            carrier_account_id=account_id,
+            service_code=service_code,
+            customer_country=country,
+            destination=destination,
+            promised_transit_days=await self._promises.promised_days(
+                account_id, service_code, country, destination
+            ),
+            gross_weight_grams=sum(parcel.weight_grams for parcel in shipment.parcels),
+            price=price,
+            created_at=created_at,
             lines=tuple(
                 ReturnedLine(item.sku.strip()[:SKU_LENGTH], item.return_reason.value, item.quantity)
                 for item in shipment.items

@@ -35,7 +35,7 @@ from carriers.tracking import ExceptionReason, TrackingLocation, TrackingStatus
 from customs.declaration import declaration_required
 from service.bus import open_bus
 from service.config import Settings
-from service.insights.history import HistoryWriter, SimulatedReturn, SimulatedScan
+from service.insights.history import BulkHistoryWriter, HistoryWriter, SimulatedReturn, SimulatedScan
 from service.insights.profiles import (
     CarrierProfile,
     CountryProfile,
@@ -431,9 +431,12 @@ async def simulate(
     *,
     profiles: SimulationProfiles | None = None,
     batch_size: int = 500,
+    bulk: bool = False,
     progress: Callable[[SimulationReport], None] | None = None,
 ) -> SimulationReport:
-    """Generate `request.returns` returns and write them into the configured database."""
+    """Generate `request.returns` returns and write them into the configured database, one by one through
+    the labels repository and tracking registration, or with `bulk` in batches (BulkHistoryWriter's two
+    shortcuts, see service/insights/history.py); scans go through tracking ingestion either way."""
     started = asyncio.get_running_loop().time()
     report = SimulationReport()
     await upgrade_database(settings.database_url)
@@ -455,12 +458,22 @@ async def simulate(
             tracking=tracking.ingestion,
             start=False,
         )
-        writer = HistoryWriter(
-            labels=LabelRepository(database),
-            registry=insights.registry,
-            ingestion=tracking.ingestion,
-            adapters=carriers.adapters,
-        )
+        writer: HistoryWriter | BulkHistoryWriter
+        if bulk:
+            writer = BulkHistoryWriter(
+                database=database,
+                legs=insights.legs,
+                ingestion=tracking.ingestion,
+                adapters=carriers.adapters,
+                clock=lambda: dt.datetime.now(dt.UTC),
+            )
+        else:
+            writer = HistoryWriter(
+                labels=LabelRepository(database),
+                registry=insights.registry,
+                ingestion=tracking.ingestion,
+                adapters=carriers.adapters,
+            )
         generator = HistoryGenerator(
             profiles or load_profiles(),
             adapters=carriers.adapters,
