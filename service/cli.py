@@ -19,22 +19,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from service.config import ConfigError, Settings, reference
+from service.config import CLIENT_API_KEY_VARIABLE, ConfigError, Settings, reference
 from service.logging import configure_logging
 
 err = Console(stderr=True)
 
-# Read by client commands (`backhaul quote`), never a server setting: left out of Settings.load().
-API_KEY_VARIABLE = "BACKHAUL_API_KEY"
-
-
-def _server_environ() -> dict[str, str]:
-    return {name: value for name, value in os.environ.items() if name != API_KEY_VARIABLE}
+API_KEY_VARIABLE = CLIENT_API_KEY_VARIABLE
 
 
 def _settings() -> Settings:
     try:
-        return Settings.load(_server_environ())
+        return Settings.load()
     except ConfigError as exc:
         err.print(f"[red]configuration error[/red] {exc}")
         raise SystemExit(2) from None
@@ -230,7 +225,7 @@ def cmd_quote(args: argparse.Namespace) -> int:
 
     async def embedded() -> int:
         quiet_logs(False)
-        async with throwaway_server(_server_environ()) as throwaway:
+        async with throwaway_server(dict(os.environ)) as throwaway:
             return await ask(throwaway.client.channel, throwaway.client.api_key)
 
     async def remote() -> int:

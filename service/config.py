@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 
 ENV_PREFIX = "BACKHAUL_"
 CONFIG_FILE_VARIABLE = "BACKHAUL_CONFIG"
+# Read by client commands (`backhaul quote`), not by the server: the server's settings loader skips it.
+CLIENT_API_KEY_VARIABLE = "BACKHAUL_API_KEY"
+_NOT_SERVER_SETTINGS = frozenset({CONFIG_FILE_VARIABLE, CLIENT_API_KEY_VARIABLE})
 
 
 class ConfigError(ValueError):
@@ -358,7 +361,7 @@ class Settings:
             values.update(_read_file(Path(config_path)))
         known = {f.name for f in fields(cls)}
         for name, raw in environ.items():
-            if not name.startswith(ENV_PREFIX) or name == CONFIG_FILE_VARIABLE:
+            if not name.startswith(ENV_PREFIX) or name in _NOT_SERVER_SETTINGS:
                 continue
             key = name.removeprefix(ENV_PREFIX).lower()
             if key not in known:

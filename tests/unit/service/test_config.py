@@ -83,3 +83,8 @@ def test_describe_masks_secrets() -> None:
 def test_reference_lists_every_setting() -> None:
     names = {row[0] for row in reference()}
     assert {"BACKHAUL_GRPC_ADDRESS", "BACKHAUL_DATABASE_URL", "BACKHAUL_BUS_URL"} <= names
+
+
+def test_the_client_api_key_variable_is_not_a_server_setting() -> None:
+    settings = Settings.load({"BACKHAUL_API_KEY": "bh_client_side", "BACKHAUL_LOG_LEVEL": "debug"})
+    assert settings.log_level == "DEBUG"
