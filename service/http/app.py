@@ -1,4 +1,4 @@
-"""The HTTP side: liveness/readiness, Prometheus metrics and carrier webhooks (the tracking page joins later).
+"""The HTTP side: liveness/readiness, Prometheus metrics, carrier webhooks and the customer tracking page.
 
 Webhooks: `POST /webhooks/{carrier_account_id}` is verified by that account's adapter (401 and nothing
 stored when the signature is wrong), and answered 200 only once its events are committed, so a carrier that
@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from carriers.errors import CarrierError, UnsupportedOperation, WebhookVerificationFailed
 from service.errors import Unavailable
+from service.http.tracking_page import TrackingPage
 from service.metrics import ServiceMetrics
 from service.tracking.ingestion import TrackingIngestion, UnknownCarrierAccount
 
@@ -25,9 +26,14 @@ MAX_WEBHOOK_BYTES = 1024 * 1024
 
 
 def create_http_app(
-    metrics: ServiceMetrics, readiness: Callable[[], str], *, tracking: TrackingIngestion | None = None
+    metrics: ServiceMetrics,
+    readiness: Callable[[], str],
+    *,
+    tracking: TrackingIngestion | None = None,
+    tracking_page: TrackingPage | None = None,
 ) -> Starlette:
-    """`readiness()` returns SERVING, NOT_SERVING (starting or draining); `tracking` enables webhooks."""
+    """`readiness()` returns SERVING, NOT_SERVING (starting or draining); `tracking` enables webhooks,
+    `tracking_page` the customer tracking page (/track/{tracking token})."""
 
     async def healthz(_: Request) -> Response:
         state = readiness()
@@ -60,4 +66,6 @@ def create_http_app(
     routes = [Route("/healthz", healthz), Route("/metrics", prometheus)]
     if tracking is not None:
         routes.append(Route("/webhooks/{carrier_account_id}", webhook, methods=["POST"]))
+    if tracking_page is not None:
+        routes.extend(tracking_page.routes())
     return Starlette(routes=routes)
