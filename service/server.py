@@ -26,6 +26,7 @@ from service.config import ConfigError, Settings
 from service.grpc.pipeline import RpcPipeline
 from service.grpc.services import register_contract
 from service.http.app import create_http_app
+from service.http.tracking_page import TrackingPage
 from service.logging import get_logger
 from service.telemetry import configure_tracing, rpc_tracing_interceptor
 
@@ -93,9 +94,11 @@ class BackhaulServer:
         if self._grpc_port == 0:
             raise OSError(f"cannot listen for gRPC on {settings.grpc_address}")
         host, _, port = settings.http_address.rpartition(":")
+        tracking = application.tracking
+        self._tracking_page = TrackingPage(tracking, application.carriers.accounts) if tracking else None
         self._http = _EmbeddedUvicorn(
             uvicorn.Config(
-                create_http_app(application.metrics, lambda: self._state),
+                create_http_app(application.metrics, lambda: self._state, tracking_page=self._tracking_page),
                 host=host,
                 port=int(port),
                 log_config=None,
@@ -135,6 +138,8 @@ class BackhaulServer:
         log.info("server.draining", grace_seconds=self.application.settings.drain_seconds)
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self._grpc.stop(self.application.settings.drain_seconds)
+        if self._tracking_page is not None:
+            self._tracking_page.close()  # open pages end their event streams, so the HTTP side can stop
         self._http.should_exit = True
         if self._http_task is not None:
             await self._http_task
