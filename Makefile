@@ -13,10 +13,10 @@ install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
 # Test tools from the system's packages: poppler (pdftoppm, pdftotext) and zbar (zbarimg) read rendered
-# documents back in the tests.
+# documents back in the tests; headless Chromium opens the customer tracking page.
 system-deps:
-	@command -v pdftoppm >/dev/null && command -v zbarimg >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils zbar-tools >/dev/null)
+	@command -v pdftoppm >/dev/null && command -v zbarimg >/dev/null && command -v chromium >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils zbar-tools chromium >/dev/null)
 
 install-test: $(BIN)/python system-deps
 	$(BIN)/pip install --quiet -e '.[test]'
