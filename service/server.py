@@ -98,7 +98,12 @@ class BackhaulServer:
         self._tracking_page = TrackingPage(tracking, application.carriers.accounts) if tracking else None
         self._http = _EmbeddedUvicorn(
             uvicorn.Config(
-                create_http_app(application.metrics, lambda: self._state, tracking_page=self._tracking_page),
+                create_http_app(
+                    application.metrics,
+                    lambda: self._state,
+                    tracking=tracking.ingestion if tracking else None,
+                    tracking_page=self._tracking_page,
+                ),
                 host=host,
                 port=int(port),
                 log_config=None,
