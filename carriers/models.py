@@ -81,7 +81,9 @@ class ReturnShipment:
     original_order: OriginalOrder | None = None
     # The customs declaration for lanes that cross a customs border (set by the labels use case).
     customs_declaration: CustomsDeclaration | None = None
-    handover: Handover = Handover.DROP_OFF
+    # Unset when quoting: one call answers every service and handover the carrier offers, each Rate naming
+    # its handover. Set (the labels use case, for the handover a label is bought for): that handover only.
+    handover: Handover | None = None
     label_format: LabelFormat = LabelFormat.PDF
     reference: str = ""  # the merchant's RMA or return id, printed on labels where the carrier allows
 

@@ -89,7 +89,10 @@ class CarrierAdapter(Protocol):
     def capabilities(self) -> Capabilities: ...
 
     async def quote(self, shipment: ReturnShipment) -> Sequence[Rate]:
-        """Rates for the shipment; UnsupportedLane when the carrier cannot carry it at all."""
+        """Every rate the carrier offers for the shipment, in one call: each service for each handover it
+        supports there (each Rate names its handover), or only `shipment.handover`'s when that is set.
+        Drop-off rates come before pickup rates of the same service. UnsupportedLane when the carrier cannot
+        carry the shipment at all (or not with the handover asked for)."""
         ...
 
     async def purchase(self, request: PurchaseRequest) -> PurchasedLabel: ...

@@ -38,6 +38,7 @@ from carriers.errors import (
     WebhookVerificationFailed,
 )
 from carriers.models import (
+    Handover,
     LabelFormat,
     LabelReference,
     PurchasedLabel,
@@ -191,6 +192,8 @@ class EasyPostCarrier:
             service_name=_service_name(rate),
             price=Money.of(str(rate["rate"]), str(rate["currency"])),
             transit_days=int(days) if days is not None else None,
+            # Return labels are taken to a drop-off point; EasyPost books pickups apart from rates.
+            handover=Handover.DROP_OFF,
             carrier_rate_id=str(rate["id"]),
             raw=dict(rate),
         )

@@ -134,7 +134,7 @@ def shipment_params(
     shipment: ReturnShipment, options: EasyPostOptions, carrier: str, label_format: LabelFormat | None = None
 ) -> dict[str, Any]:
     """Keyword arguments for `client.shipment.create(...)`."""
-    if shipment.handover is not Handover.DROP_OFF:
+    if shipment.handover is Handover.PICKUP:
         raise UnsupportedLane(
             "EasyPost return labels are dropped off; pickups are not offered", carrier=carrier
         )

@@ -14,6 +14,7 @@ from typing import Any
 from carriers.accounts import CarrierAccount
 from carriers.errors import InvalidRequest, NotFound, Unavailable, UnsupportedLane, UnsupportedOperation
 from carriers.models import (
+    Handover,
     LabelReference,
     PurchasedLabel,
     PurchaseRequest,
@@ -29,6 +30,11 @@ from carriers.ratecard.s10 import InMemorySerialAllocator, KeyedSerialAllocator,
 from carriers.tracking import TrackingEvent, TrackingSnapshot
 
 _OPTIONS = frozenset({"card", "card_file"})
+
+
+def _in_order(handovers: frozenset[Handover]) -> tuple[Handover, ...]:
+    """Drop-off before pickup, as the port promises."""
+    return tuple(h for h in Handover if h in handovers)
 
 
 class RateCardCarrier:
@@ -95,39 +101,39 @@ class RateCardCarrier:
         remote = self.card.remote_area_for(origin.country, origin.postal_code)
         rates: list[tuple[Rate, ShipmentCharge]] = []
         refusals: list[str] = []
+        wanted = shipment.handover
         for service in self.card.services:
             tariff = service.tariffs.get(zone.id)
             if tariff is None:
                 continue
-            if shipment.handover not in service.handovers:
-                refusals.append(f"{service.code}: no {shipment.handover.value}")
+            if wanted is not None and wanted not in service.handovers:
+                refusals.append(f"{service.code}: no {wanted.value}")
                 continue
-            try:
-                charge = price_shipment(
-                    self.card, service, tariff, shipment.parcels, remote, shipment.handover
+            for handover in (wanted,) if wanted is not None else _in_order(service.handovers):
+                try:
+                    charge = price_shipment(self.card, service, tariff, shipment.parcels, remote, handover)
+                except NotPriceable as exc:
+                    refusals.append(f"{service.code}: {exc}")
+                    break  # the parcels, not the handover, are what cannot be priced
+                raw: dict[str, Any] = {
+                    "card": self.card.id,
+                    "zone": zone.id,
+                    "remote_area": remote.name if remote else "",
+                    "pickup_fee": str(charge.pickup_fee.amount),
+                    "parcels": [c.as_raw() for c in charge.parcels],
+                }
+                rate = Rate(
+                    account_id=self._account_id,
+                    carrier=self.card.carrier,
+                    service_code=service.code,
+                    service_name=service.name,
+                    price=charge.total,
+                    transit_days=tariff.transit_days,
+                    handover=handover,
+                    components=charge.components(),
+                    raw=raw,
                 )
-            except NotPriceable as exc:
-                refusals.append(f"{service.code}: {exc}")
-                continue
-            raw: dict[str, Any] = {
-                "card": self.card.id,
-                "zone": zone.id,
-                "remote_area": remote.name if remote else "",
-                "pickup_fee": str(charge.pickup_fee.amount),
-                "parcels": [c.as_raw() for c in charge.parcels],
-            }
-            rate = Rate(
-                account_id=self._account_id,
-                carrier=self.card.carrier,
-                service_code=service.code,
-                service_name=service.name,
-                price=charge.total,
-                transit_days=tariff.transit_days,
-                handover=shipment.handover,
-                components=charge.components(),
-                raw=raw,
-            )
-            rates.append((rate, charge))
+                rates.append((rate, charge))
         if not rates:
             detail = "; ".join(refusals) or f"no service priced for zone {zone.id}"
             raise UnsupportedLane(f"{self.card.carrier}: {detail}", carrier=self._account_id)

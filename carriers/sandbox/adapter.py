@@ -136,6 +136,7 @@ _SERVICES = (
     _Service("sandbox_standard", "Sandbox Standard", Decimal(1), 3, 5),
     _Service("sandbox_express", "Sandbox Express", Decimal("1.8"), 1, 2),
 )
+_HANDOVERS = (Handover.DROP_OFF, Handover.PICKUP)
 
 
 @dataclass(slots=True)
@@ -258,6 +259,7 @@ class SandboxCarrier:
             raise MalformedResponse("sandbox: response body is not valid JSON", carrier=carrier)
 
     def _rates(self, shipment: ReturnShipment) -> list[Rate]:
+        """Each service for each handover (drop-off first), or for `shipment.handover` only."""
         # Shipment properties are read once: this runs for every quote of every benchmark call.
         origin, destination = shipment.origin_country, shipment.destination_country
         if not self._capabilities.serves(origin, destination):
@@ -268,22 +270,26 @@ class SandboxCarrier:
         base = settings.base_price + settings.per_kg * started_kg
         if cross_border:
             base += settings.cross_border_fee
-        handover = shipment.handover
-        pickup = settings.pickup_fee if handover is Handover.PICKUP else Decimal(0)
-        return [
-            Rate(
-                account_id=self._account_id,
-                carrier=self._carrier,
-                service_code=service.code,
-                service_name=service.name,
-                price=Money(base * service.factor + pickup, settings.currency).rounded(),
-                transit_days=service.cross_border_days if cross_border else service.domestic_days,
-                handover=handover,
-                carrier_rate_id=f"rate_{service.code}_{started_kg}",
-                raw={"started_kg": started_kg, "cross_border": cross_border},
-            )
-            for service in _SERVICES
-        ]
+        handovers = _HANDOVERS if shipment.handover is None else (shipment.handover,)
+        raw = {"started_kg": started_kg, "cross_border": cross_border}
+        rates = []
+        for handover in handovers:
+            pickup = settings.pickup_fee if handover is Handover.PICKUP else Decimal(0)
+            for service in _SERVICES:
+                rates.append(
+                    Rate(
+                        account_id=self._account_id,
+                        carrier=self._carrier,
+                        service_code=service.code,
+                        service_name=service.name,
+                        price=Money(base * service.factor + pickup, settings.currency).rounded(),
+                        transit_days=service.cross_border_days if cross_border else service.domestic_days,
+                        handover=handover,
+                        carrier_rate_id=f"rate_{service.code}_{handover.value}_{started_kg}",
+                        raw=raw,
+                    )
+                )
+        return rates
 
     async def quote(self, shipment: ReturnShipment) -> Sequence[Rate]:
         await self._behave()

@@ -33,6 +33,7 @@ from carriers.errors import (
     WebhookVerificationFailed,
 )
 from carriers.models import (
+    Handover,
     LabelReference,
     PurchasedLabel,
     PurchaseRequest,
@@ -198,6 +199,8 @@ class ShippoCarrier:
             service_name=f"{rate.provider} {service.name}",
             price=Money.of(str(rate.amount), str(rate.currency)),
             transit_days=int(rate.estimated_days) if rate.estimated_days is not None else None,
+            # Shippo return labels are scan-based drop-offs; its rates say nothing of pickup.
+            handover=Handover.DROP_OFF,
             carrier_rate_id=str(rate.object_id),
             raw={
                 "object_id": rate.object_id,

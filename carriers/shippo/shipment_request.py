@@ -225,7 +225,7 @@ def customs_declaration_request(shipment: ReturnShipment, options: ShippoOptions
 
 def shipment_request(shipment: ReturnShipment, options: ShippoOptions, carrier: str) -> Any:
     """The `ShipmentCreateRequest` for `api.shipments.create(...)` (synchronous rating)."""
-    if shipment.handover is not Handover.DROP_OFF:
+    if shipment.handover is Handover.PICKUP:
         raise UnsupportedLane(
             "Shippo return labels are scan-based drop-offs; pickups are not offered", carrier=carrier
         )

@@ -5,8 +5,9 @@
 3. Select the accounts that serve the lane, are accepted by the hub, offer the handover and pass the
    caller's filter; an account the caller named but that cannot quote gets an error entry saying why.
 4. Fan out concurrently through the resilience layer under one deadline (the caller's, else the configured
-   budget), keeping a small margin to assemble the answer. A carrier that fails or is still running at the
-   deadline becomes one error entry; the others' quotes come back.
+   budget), keeping a small margin to assemble the answer: one call per account, answering every service
+   and handover it offers, kept to the caller's handover preference afterwards. A carrier that fails or is
+   still running at the deadline becomes one error entry; the others' quotes come back.
 5. Convert to the display currency (FX as-of date in the answer), add estimated delivery dates and lane
    performance, sign a quote token per quote, filter by transit days, sort and tag.
 Nothing is written anywhere. Each carrier's answer (latency, error code, the transit days it quoted) is handed
@@ -16,7 +17,6 @@ to an optional in-memory sink (the insights counters), which persists aggregates
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -68,7 +68,7 @@ class CarrierAnswer:
     origin_country: str
     destination: str  # as in LaneKey
     latency_seconds: float
-    error_code: str | None  # None when it quoted (a refused second handover beside rates is no failure)
+    error_code: str | None  # None when it quoted
     rates: Sequence[Rate]
 
 
@@ -206,13 +206,9 @@ class QuoteReturns:
             preferences, request.merchant_currency, decision.customer_fee
         )
 
-        plans, refusals = self._plan(routed, preferences)
-        answers = await self._fan_out(shipment, plans, deadline)
-        failures = refusals + [
-            self._failure(a.account_id, a.error) for a in answers if a.error and not a.rates
-        ]
-
-        rates = [rate for answer in answers for rate in answer.rates]
+        accounts, failures = self._plan(routed, preferences)
+        answers = await self._fan_out(shipment, accounts, deadline)
+        rates = self._kept_rates(answers, preferences.handover, failures)
         destination = routed.hub.id if routed.hub else shipment.destination_country
         if self._outcomes is not None:
             self._count(answers, request.merchant_id, shipment.origin_country, destination)
@@ -274,69 +270,55 @@ class QuoteReturns:
 
     def _plan(
         self, routed: RoutedShipment, preferences: QuotePreferences
-    ) -> tuple[list[tuple[str, tuple[Handover, ...]]], list[CarrierQuoteFailure]]:
-        """(account, handovers to ask for) per eligible account; error entries for named accounts left out."""
+    ) -> tuple[list[str], list[CarrierQuoteFailure]]:
+        """The eligible accounts; error entries for named accounts left out."""
         shipment, hub = routed.shipment, routed.hub
         named = set(preferences.carrier_account_ids)
-        plans: list[tuple[str, tuple[Handover, ...]]] = []
+        accounts: list[str] = []
         refusals: list[CarrierQuoteFailure] = []
         for account_id in self._accounts:
             if named and account_id not in named:
                 continue
-            reason, handovers = self._eligibility(account_id, shipment, hub, preferences.handover)
+            reason = self._eligibility(account_id, shipment, hub, preferences.handover)
             if reason is None:
-                plans.append((account_id, handovers))
+                accounts.append(account_id)
             elif named:
                 code = "UNAVAILABLE" if account_id in self._disabled else "UNSUPPORTED_LANE"
                 refusals.append(self._refusal(account_id, code, reason))
-        return plans, refusals
+        return accounts, refusals
 
     def _eligibility(
         self, account_id: str, shipment: ReturnShipment, hub: Hub | None, wanted: Handover | None
-    ) -> tuple[str | None, tuple[Handover, ...]]:
+    ) -> str | None:
+        """Why the account cannot quote this shipment, or None when it can."""
         carrier = self._carriers.get(account_id)
         if carrier is None:
-            return f"account disabled: {self._disabled.get(account_id, 'not configured')}", ()
+            return f"account disabled: {self._disabled.get(account_id, 'not configured')}"
         capabilities = carrier.capabilities
         if not capabilities.supports(Operation.QUOTE):
-            return "the carrier does not quote", ()
+            return "the carrier does not quote"
         if not capabilities.serves(
             shipment.origin_country, shipment.destination_country, shipment.destination_hub_id
         ):
             target = shipment.destination_hub_id or shipment.destination_country
-            return f"does not carry from {shipment.origin_country} to {target}", ()
+            return f"does not carry from {shipment.origin_country} to {target}"
         if hub is not None and not hub.accepts(account_id):
-            return f"hub {hub.id} does not take in this carrier", ()
-        handovers = tuple(
-            h for h in Handover if h in capabilities.handovers and (wanted is None or h is wanted)
-        )
-        if not handovers:
-            return f"offers no {wanted.value if wanted else 'handover'}", ()
-        return None, handovers
+            return f"hub {hub.id} does not take in this carrier"
+        if not capabilities.handovers or (wanted is not None and wanted not in capabilities.handovers):
+            return f"offers no {wanted.value if wanted else 'handover'}"
+        return None
 
     async def _fan_out(
-        self, shipment: ReturnShipment, plans: Sequence[tuple[str, tuple[Handover, ...]]], deadline: float
+        self, shipment: ReturnShipment, accounts: Sequence[str], deadline: float
     ) -> list[_Answer]:
-        # One task per (account, handover), each shipment variant built once for every account: with carriers
-        # that answer at once, task scheduling is a good part of a quote's cost.
+        # One task per account: its one call answers every service and handover it offers.
         started = self._loop_clock()
-        finished: dict[str, float] = {}  # account -> when its last call ended
-        variants: dict[Handover, ReturnShipment] = {}
+        finished: dict[str, float] = {}  # account -> when its call ended
         calls: list[tuple[str, asyncio.Task[Sequence[Rate]]]] = []
-        for account_id, handovers in plans:
-            carrier = self._carriers[account_id]
-            for handover in handovers:
-                variant = variants.get(handover)
-                if variant is None:
-                    variant = (
-                        shipment
-                        if shipment.handover is handover
-                        else dataclasses.replace(shipment, handover=handover)
-                    )
-                    variants[handover] = variant
-                task = asyncio.create_task(carrier.quote(variant, deadline=deadline))
-                task.add_done_callback(functools.partial(self._call_ended, finished, account_id))
-                calls.append((account_id, task))
+        for account_id in accounts:
+            task = asyncio.create_task(self._carriers[account_id].quote(shipment, deadline=deadline))
+            task.add_done_callback(functools.partial(self._call_ended, finished, account_id))
+            calls.append((account_id, task))
         if not calls:
             return []
         wait = max(0.0, deadline + self._settings.deadline_margin_seconds - started)
@@ -345,32 +327,40 @@ class QuoteReturns:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-        rates: dict[str, list[Rate]] = {account_id: [] for account_id, _ in plans}
-        errors: dict[str, list[CarrierError]] = {account_id: [] for account_id, _ in plans}
-        late: set[str] = set()
+        answers = []
         for account_id, task in calls:
             if task not in done or task.cancelled():
-                late.add(account_id)
-                continue
-            error = task.exception()
-            if error is None:
-                rates[account_id].extend(task.result())
-            elif isinstance(error, CarrierError):
-                errors[account_id].append(error)
-            else:
-                raise error
-        answers = []
-        for account_id, _ in plans:
-            if account_id in late:  # an account has answered when all its calls have
                 timed_out = TimedOut("no answer by the deadline", carrier=account_id)
                 answers.append(_Answer(account_id, [], timed_out, self._loop_clock() - started))
                 continue
-            # With rates for one handover, a refusal of the other is no failure; without, the most telling
-            # error.
-            found = sorted(errors[account_id], key=lambda e: e.code == "UNSUPPORTED_LANE")
             latency = finished.get(account_id, self._loop_clock()) - started
-            answers.append(_Answer(account_id, rates[account_id], found[0] if found else None, latency))
+            error = task.exception()
+            if error is None:
+                answers.append(_Answer(account_id, list(task.result()), None, latency))
+            elif isinstance(error, CarrierError):
+                answers.append(_Answer(account_id, [], error, latency))
+            else:
+                raise error
         return answers
+
+    def _kept_rates(
+        self, answers: Sequence[_Answer], wanted: Handover | None, failures: list[CarrierQuoteFailure]
+    ) -> list[Rate]:
+        """The rates of the caller's handover (all without a preference); an error entry (added to
+        `failures`) per account that failed or offered nothing for that handover."""
+        kept: list[Rate] = []
+        for answer in answers:
+            if answer.error is not None:
+                failures.append(self._failure(answer.account_id, answer.error))
+            elif wanted is None:
+                kept += answer.rates
+            else:
+                offered = [rate for rate in answer.rates if rate.handover is wanted]
+                if not offered:
+                    message = f"no {wanted.value} service for this shipment"
+                    failures.append(self._refusal(answer.account_id, "UNSUPPORTED_LANE", message))
+                kept += offered
+        return kept
 
     def _call_ended(self, finished: dict[str, float], account_id: str, _: object) -> None:
         finished[account_id] = self._loop_clock()
@@ -378,7 +368,7 @@ class QuoteReturns:
     def _count(self, answers: Sequence[_Answer], merchant_id: str, origin: str, destination: str) -> None:
         assert self._outcomes is not None
         for answer in answers:
-            error = answer.error.code if answer.error is not None and not answer.rates else None
+            error = answer.error.code if answer.error is not None else None
             try:
                 self._outcomes.carrier_answered(
                     CarrierAnswer(

@@ -226,6 +226,7 @@ async def test_rates_are_decimal_money_in_the_carrier_currency(easypost: EasyPos
     assert rates[1].service_name == "USPS Priority Mail International"
     assert rates[1].account_id == "easypost-us"
     assert rates[1].carrier_rate_id.startswith("rate_")
+    assert {r.handover for r in rates} == {Handover.DROP_OFF}  # one call, every service: all drop-offs
 
 
 async def test_no_rate_at_all_is_an_unsupported_lane(

@@ -245,6 +245,7 @@ async def test_rates_are_decimal_money(shippo: ShippoCarrier) -> None:
     assert rates[1].carrier == "UPS via Shippo"
     assert rates[1].service_name == "UPS UPS Saver®"
     assert rates[3].raw["attributes"] == ["CHEAPEST"]
+    assert {r.handover for r in rates} == {Handover.DROP_OFF}  # one call, every service: all drop-offs
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ def return_shipment(
     postal_code: str,
     *parcels: Parcel,
     hub_id: str = "EU_HUB",
-    handover: Handover = Handover.DROP_OFF,
+    handover: Handover | None = None,
 ) -> ReturnShipment:
     return ReturnShipment(
         customer=customer(country, postal_code),

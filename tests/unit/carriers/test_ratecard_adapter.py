@@ -32,13 +32,21 @@ async def test_unserved_lane_is_refused() -> None:
 
 
 async def test_handover_selects_the_services() -> None:
-    dropped = await tulip().quote(return_shipment("NL", "3511 AB"))
+    dropped = await tulip().quote(return_shipment("NL", "3511 AB", handover=Handover.DROP_OFF))
     collected = await tulip().quote(return_shipment("NL", "3511 AB", handover=Handover.PICKUP))
     assert [r.service_code for r in dropped] == ["retour_standard"]
     assert [r.service_code for r in collected] == ["retour_ophalen"]
     # Same transport price, plus the 3.25 pickup fee.
     assert collected[0].price - dropped[0].price == Money.of("3.25", "EUR")
     assert collected[0].handover is Handover.PICKUP
+
+
+async def test_one_call_answers_every_handover_the_card_offers() -> None:
+    rates = await tulip().quote(return_shipment("NL", "3511 AB"))
+    assert [(r.service_code, r.handover) for r in rates] == [
+        ("retour_standard", Handover.DROP_OFF),
+        ("retour_ophalen", Handover.PICKUP),
+    ]
 
 
 async def test_purchase_issues_consecutive_s10_numbers_and_no_document() -> None:

@@ -112,6 +112,12 @@ async def test_pickup_fee_once_per_shipment_and_parcels_rounded_each() -> None:
     # 5.38 + 8.60 = 13.98 dropped off; + 3.00 when collected.
     assert await price(card(), "10115", *parcels) == Money.of("13.98", "EUR")
     assert await price(card(), "10115", *parcels, handover=Handover.PICKUP) == Money.of("16.98", "EUR")
+    # Asked without a handover, one call prices the service both ways, drop-off first.
+    both = await RateCardCarrier("test", card()).quote(return_shipment("DE", "10115", *parcels))
+    assert [(r.service_code, r.handover, r.price) for r in both] == [
+        ("std", Handover.DROP_OFF, Money.of("13.98", "EUR")),
+        ("std", Handover.PICKUP, Money.of("16.98", "EUR")),
+    ]
 
 
 async def test_rounding_follows_the_card_currency() -> None:

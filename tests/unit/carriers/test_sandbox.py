@@ -43,17 +43,29 @@ def sandbox(
 
 async def test_prices_follow_the_shipment_deterministically() -> None:
     # 2300 g -> 3 started kg: 6.00 + 3 x 1.20 = 9.60; cross-border DE -> NL + 4.00 = 13.60; express x 1.8.
-    shipment = return_shipment("DE", "10115", Parcel(2300, 300, 200, 100))
+    shipment = return_shipment("DE", "10115", Parcel(2300, 300, 200, 100), handover=Handover.DROP_OFF)
     rates = {r.service_code: r for r in await sandbox().quote(shipment)}
     assert rates["sandbox_standard"].price == Money.of("13.60", "EUR")
     assert rates["sandbox_express"].price == Money.of("24.48", "EUR")
     assert rates["sandbox_standard"].transit_days == 5
-    domestic = {r.service_code: r for r in await sandbox().quote(return_shipment("NL", "3511 AB"))}
+    dropped = return_shipment("NL", "3511 AB", handover=Handover.DROP_OFF)
+    domestic = {r.service_code: r for r in await sandbox().quote(dropped)}
     assert domestic["sandbox_standard"].price == Money.of("7.20", "EUR")
     assert domestic["sandbox_standard"].transit_days == 3
     collected = await sandbox().quote(return_shipment("NL", "3511 AB", handover=Handover.PICKUP))
     assert collected[0].price == Money.of("9.70", "EUR")  # + 2.50 pickup fee
-    assert collected[0].handover is Handover.PICKUP
+    assert {r.handover for r in collected} == {Handover.PICKUP}
+
+
+async def test_one_call_answers_every_service_for_every_handover() -> None:
+    rates = await sandbox().quote(return_shipment("NL", "3511 AB"))
+    assert [(r.handover, r.service_code, r.price) for r in rates] == [
+        (Handover.DROP_OFF, "sandbox_standard", Money.of("7.20", "EUR")),
+        (Handover.DROP_OFF, "sandbox_express", Money.of("12.96", "EUR")),  # 7.20 x 1.8
+        (Handover.PICKUP, "sandbox_standard", Money.of("9.70", "EUR")),
+        (Handover.PICKUP, "sandbox_express", Money.of("15.46", "EUR")),  # + 2.50 pickup fee
+    ]
+    assert len({r.carrier_rate_id for r in rates}) == 4
 
 
 @pytest.mark.parametrize(

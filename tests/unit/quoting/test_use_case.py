@@ -1,12 +1,14 @@
 import asyncio
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
 
-from carriers.models import Handover, Parcel
-from carriers.sandbox import SandboxMode
+from carriers.accounts import CarrierAccount
+from carriers.models import Handover, Parcel, Rate, ReturnShipment
+from carriers.sandbox import SandboxCarrier, SandboxMode, SandboxSettings
 from customs.goods import ReturnReason
 from customs.money import Money
 from service.errors import InvalidArgument
@@ -194,6 +196,41 @@ async def test_max_transit_days_carrier_filter_and_handover() -> None:
     assert pickups.quotes
     assert {q.handover for q in pickups.quotes} == {Handover.PICKUP}
     assert {q.account_id for q in pickups.quotes} == {"rhein-paket", "sandbox"}
+    # Tulip collects nowhere in Germany: its drop-off rates are left out, and its entry says why.
+    assert [(e.account_id, e.code) for e in pickups.errors] == [("tulip-parcel", "UNSUPPORTED_LANE")]
+    assert "pickup" in pickups.errors[0].message
+
+
+class RecordingSandbox(SandboxCarrier):
+    """A sandbox carrier noting the handover of every shipment it is asked to quote."""
+
+    def __init__(self) -> None:
+        super().__init__("sandbox", "Sandbox", SandboxSettings())
+        self.asked: list[Handover | None] = []
+
+    async def quote(self, shipment: ReturnShipment) -> Sequence[Rate]:
+        self.asked.append(shipment.handover)
+        return await super().quote(shipment)
+
+
+async def test_one_call_per_account_answers_every_handover_and_the_preference_filters_it() -> None:
+    carrier = RecordingSandbox()
+    service = quoting((CarrierAccount("sandbox", "sandbox", "Sandbox"), carrier))
+    both = await service.execute(request())
+    assert carrier.asked == [None]
+    assert sorted((q.handover, q.service_code) for q in both.quotes) == [
+        (Handover.DROP_OFF, "sandbox_express"),
+        (Handover.DROP_OFF, "sandbox_standard"),
+        (Handover.PICKUP, "sandbox_express"),
+        (Handover.PICKUP, "sandbox_standard"),
+    ]
+    pickups = await service.execute(request(handover=Handover.PICKUP))
+    assert carrier.asked == [None, None]  # the same call; the preference applies to its answer
+    assert sorted((q.handover, q.service_code) for q in pickups.quotes) == [
+        (Handover.PICKUP, "sandbox_express"),
+        (Handover.PICKUP, "sandbox_standard"),
+    ]
+    assert pickups.errors == ()
 
 
 async def test_a_named_carrier_that_cannot_serve_the_lane_gets_an_error_entry() -> None:
