@@ -328,6 +328,7 @@ def cmd_insights_compare(args: argparse.Namespace) -> int:
         from service.errors import ApplicationError
         from service.grpc.insights_servicer import comparison_query_from_proto, comparison_result_to_proto
         from service.insights.comparison import CarrierComparisons
+        from service.insights.journeys import JourneyProjection
         from service.insights.scoring import load_score_weights
         from service.quoting.fx import load_fx_table
         from service.storage.engine import create_database
@@ -344,6 +345,7 @@ def cmd_insights_compare(args: argparse.Namespace) -> int:
             default_period_days=settings.insights_period_days,
         )
         try:
+            await JourneyProjection(database).catch_up()
             result = await comparisons.compare(comparison_query_from_proto(request, args.merchant))
         except ApplicationError as exc:
             err.print(f"[red]refused[/red] {exc}")

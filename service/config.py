@@ -320,6 +320,13 @@ class Settings:
             "how often a replica writes its in-memory quote outcome counters to the database (also at drain)",
         ),
     )
+    insights_journey_refresh_seconds: float = field(
+        default=5.0,
+        metadata=_meta(
+            _parse_positive_float,
+            "how often return legs' journeys catch up with the tracking log (CompareCarriers reads them)",
+        ),
+    )
     insights_score_weights_file: Path | None = field(
         default=None,
         metadata=_meta(

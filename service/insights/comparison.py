@@ -184,8 +184,8 @@ class CarrierComparisons:
         account = self._accounts.get(account_id)
         return CarrierComparison(
             account_id=account_id,
-            carrier_name=account.carrier if account else row["carrier_name"],
-            provider=account.adapter if account else row["provider"],
+            carrier_name=account.carrier if account else account_id,
+            provider=account.adapter if account else "",
             service_code=row["service_code"] if "service_code" in dims else "",
             service_name=row["service_name"] if "service_code" in dims else "",
             lane=lane,

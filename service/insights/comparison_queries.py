@@ -1,19 +1,18 @@
 """The SQL of the carrier comparison: every figure is aggregated in the database.
 
-Per label (`journey`, one GROUP BY over the label's tracking events, answered from the events-by-label
-index): the first event that reached a return milestone (the drop-off: the first carrier scan), the first
-that reached the hub, and flags for an exception of each reason, a customs hold and a return to sender.
-Per label (`legs`): the leg's facts from `return_legs`, whether `return_labels` says it was voided, and the
-journey. Per label (`measured`): days from label to drop-off and from drop-off to the hub, whether the
-carrier took the parcel in, and whether it arrived on time (calendar days between the UTC dates of drop-off
-and arrival at most the promised transit days).
+Journeys (kept in `return_legs` by the journey projection, service/insights/journeys.py): for a set of labels
+one GROUP BY over their tracking events, answered from the events-by-label index, gives the first event that
+reached a return milestone (the drop-off: the first carrier scan), the first that reached the hub, and
+flags for an exception of each reason, a customs hold and a return to sender; one UPDATE .. FROM writes
+them with the days from label to drop-off and from drop-off to the hub, and whether the parcel arrived on
+time (calendar days between the UTC dates of drop-off and arrival at most the promised transit days).
+Voids are copied from `return_labels` the same way.
 
-Then one GROUP BY over the requested dimensions. Percentiles are linear interpolations between the closest
-ranks (PostgreSQL's percentile_cont): on PostgreSQL percentile_cont itself; on SQLite, which has none, the
-same interpolation from ROW_NUMBER() and COUNT() windows over each group, picked in the same GROUP BY.
-
-Costs come from `return_legs` alone (integer minor units, summed per currency, converted afterwards);
-quote outcomes from the hourly counters; return reasons from `return_leg_items`.
+The comparison is then one GROUP BY over `return_legs` in the requested dimensions. Percentiles are linear
+interpolations between the closest ranks (PostgreSQL's percentile_cont): on PostgreSQL percentile_cont
+itself; on SQLite, which has none, the same interpolation from ROW_NUMBER() and COUNT() windows over each
+group, picked in the same GROUP BY. Costs are summed per currency in integer minor units (converted
+afterwards), quote outcomes come from the hourly counters, return reasons from `return_leg_items`.
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    update,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.elements import KeyedColumnElement
@@ -102,7 +102,16 @@ def _flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.max(case((condition, 1), else_=0))
 
 
-def _journey(scope: Scope) -> Any:
+JOURNEY_FLAGS = (
+    "any_exception",
+    *(exception_column(r) for r in ExceptionReason),
+    "customs_hold",
+    "returned_to_sender",
+)
+
+
+def _journeys(label_ids: Select[Any]) -> Any:
+    """Per label among `label_ids`: its drop-off, hub arrival and flags, from its tracking events."""
     e = _EVENTS.c
     exception = e.status == TrackingStatus.EXCEPTION.value
 
@@ -111,7 +120,6 @@ def _journey(scope: Scope) -> Any:
             return or_(e.reason == reason.value, e.reason.is_(None))
         return e.reason == reason.value
 
-    in_scope = select(_LEGS.c.label_id).where(*scope.conditions(_LEGS))
     return (
         select(
             e.label_id,
@@ -122,7 +130,7 @@ def _journey(scope: Scope) -> Any:
             _flag(and_(exception, e.reason.in_([r.value for r in CUSTOMS_REASONS]))).label("customs_hold"),
             _flag(e.status == TrackingStatus.RETURNED_TO_SENDER.value).label("returned_to_sender"),
         )
-        .where(e.label_id.in_(in_scope))
+        .where(e.label_id.in_(label_ids))
         .group_by(e.label_id)
         .subquery("journey")
     )
@@ -140,38 +148,66 @@ def _calendar_days(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
     return func.julianday(func.date(end)) - func.julianday(func.date(start))
 
 
-def _measured(dialect: str, scope: Scope) -> Any:
-    journey = _journey(scope)
+def refresh_journeys(dialect: str, label_ids: Select[Any]) -> Any:
+    """UPDATE the journey columns of the legs among `label_ids` from their labels' events."""
+    journey = _journeys(label_ids)
     legs = _LEGS.c
-    voided = _LABELS.c.state.in_(VOIDED_STATES)
     dropped, arrived = journey.c.dropped_off_at, journey.c.arrived_at
-    returned = func.coalesce(journey.c.returned_to_sender, 0)
     on_time = case(
         (
-            and_(arrived.is_not(None), legs.promised_transit_days.is_not(None), ~voided),
+            and_(arrived.is_not(None), legs.promised_transit_days.is_not(None)),
             case((_calendar_days(dialect, dropped, arrived) <= legs.promised_transit_days, 1), else_=0),
         ),
         else_=null(),
     )
-    flags = ("any_exception", *(exception_column(r) for r in ExceptionReason), "customs_hold")
+    return (
+        update(_LEGS)
+        .where(legs.label_id == journey.c.label_id)
+        .values(
+            dropped_off_at=dropped,
+            arrived_at=arrived,
+            drop_off_days=_days_between(dialect, legs.created_at, dropped),
+            transit_days=_days_between(dialect, dropped, arrived),
+            on_time=on_time,
+            **{name: journey.c[name] for name in JOURNEY_FLAGS},
+        )
+    )
+
+
+def labels_with_events(after: int, through: int) -> Select[Any]:
+    """The labels with an event in the log between the two cursors."""
+    e = _EVENTS.c
+    return select(e.label_id).where(e.cursor > after, e.cursor <= through, e.label_id.is_not(None)).distinct()
+
+
+def mark_voided(label_ids: Select[Any] | None) -> Any:
+    """UPDATE the legs (among `label_ids`; None: all) whose labels are voided or being voided."""
+    voided = select(_LABELS.c.id).where(_LABELS.c.state.in_(VOIDED_STATES))
+    if label_ids is not None:
+        voided = voided.where(_LABELS.c.id.in_(label_ids))
+    return update(_LEGS).where(_LEGS.c.voided == 0, _LEGS.c.label_id.in_(voided)).values(voided=1)
+
+
+def _measured(scope: Scope) -> Any:
+    """Per leg in scope: what the groups aggregate (a voided label counts only as bought and voided)."""
+    legs = _LEGS.c
+    kept = legs.voided == 0
+
+    def unless_voided(value: Any) -> ColumnElement[Any]:
+        return case((kept, value), else_=null())
+
     return (
         select(
             *(legs[name] for name in LEG_DIMENSIONS),
-            _LABELS.c.carrier_name,
-            _LABELS.c.provider,
-            _LABELS.c.service_name,
-            case((voided, 1), else_=0).label("voided"),
-            case((and_(~voided, or_(dropped.is_not(None), returned == 1)), 1), else_=0).label("handled"),
-            _days_between(dialect, legs.created_at, dropped).label("drop_off_days"),
-            _days_between(dialect, dropped, arrived).label("transit_days"),
-            on_time.label("on_time"),
-            *(func.coalesce(journey.c[name], 0).label(name) for name in flags),
-            returned.label("returned_to_sender"),
-        )
-        .select_from(
-            _LEGS.join(_LABELS, _LABELS.c.id == legs.label_id).outerjoin(
-                journey, journey.c.label_id == legs.label_id
-            )
+            legs.service_name,
+            legs.voided,
+            case(
+                (and_(kept, or_(legs.dropped_off_at.is_not(None), legs.returned_to_sender == 1)), 1), else_=0
+            ).label("handled"),
+            unless_voided(legs.drop_off_days).label("drop_off_days"),
+            unless_voided(legs.transit_days).label("transit_days"),
+            unless_voided(legs.on_time).label("on_time"),
+            *(case((kept, legs[name]), else_=0).label(name) for name in JOURNEY_FLAGS),
         )
         .where(*scope.conditions(_LEGS))
         .cte("measured")
@@ -184,10 +220,9 @@ _PERCENTILES = (("p50", 0.5), ("p90", 0.9))
 
 def leg_statistics(dialect: str, scope: Scope, dimensions: Sequence[str]) -> Select[Any]:
     """One row per group of `dimensions` (names from LEG_DIMENSIONS) with every leg figure."""
-    measured = _measured(dialect, scope)
+    measured = _measured(scope)
     source = measured if dialect == "postgresql" else _ranked(measured, dimensions)
     c = source.c
-    flags = ("any_exception", *(exception_column(r) for r in ExceptionReason), "customs_hold")
     percentiles: list[KeyedColumnElement[Any]] = []
     for name in _DISTRIBUTIONS:
         for suffix, fraction in _PERCENTILES:
@@ -201,8 +236,6 @@ def leg_statistics(dialect: str, scope: Scope, dimensions: Sequence[str]) -> Sel
     return (
         select(
             *dims,
-            func.max(c.carrier_name).label("carrier_name"),
-            func.max(c.provider).label("provider"),
             func.max(c.service_name).label("service_name"),
             func.count().label("returns_count"),
             func.sum(c.voided).label("voided"),
@@ -212,8 +245,7 @@ def leg_statistics(dialect: str, scope: Scope, dimensions: Sequence[str]) -> Sel
             *percentiles,
             func.coalesce(func.sum(c.on_time), 0).label("on_time"),
             func.count(c.on_time).label("on_time_total"),
-            *(func.sum(c[name]).label(name) for name in flags),
-            func.sum(c.returned_to_sender).label("returned_to_sender"),
+            *(func.sum(c[name]).label(name) for name in JOURNEY_FLAGS),
             *_transit_histogram(c.transit_days),
         )
         .group_by(*dims)

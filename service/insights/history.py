@@ -271,6 +271,7 @@ class BulkHistoryWriter:
                 merchant_id=item.merchant_id,
                 account_id=item.account_id,
                 service_code=item.service_code,
+                service_name=item.service_name,
                 hub_id=item.hub_id,
                 shipment=item.shipment,
                 price=item.price,

@@ -22,6 +22,8 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Table
 
 from customs.money import Money, minor_units
+from service.insights.comparison_queries import JOURNEY_FLAGS
+from service.insights.journeys import refresh_labels
 from service.insights.tables import SKU_LENGTH, ReturnLegItemRow, ReturnLegRow
 from service.labels.model import LabelRecord
 from service.labels.request_document import decode
@@ -77,6 +79,7 @@ class ReturnLeg:
     merchant_id: str
     carrier_account_id: str
     service_code: str
+    service_name: str
     customer_country: str
     destination: str
     promised_transit_days: int | None
@@ -127,6 +130,7 @@ class ReturnLegRecorder:
             merchant_id=record.merchant_id,
             account_id=plan.carrier_account_id,
             service_code=plan.service_code,
+            service_name=plan.service_name or plan.service_code,
             hub_id=plan.destination_hub_id,
             shipment=decode(ShipmentInput, record.request["shipment"]),
             price=record.price,
@@ -140,6 +144,7 @@ class ReturnLegRecorder:
         merchant_id: str,
         account_id: str,
         service_code: str,
+        service_name: str,
         hub_id: str,
         shipment: ShipmentInput,
         price: Money,
@@ -152,6 +157,7 @@ class ReturnLegRecorder:
             merchant_id=merchant_id,
             carrier_account_id=account_id,
             service_code=service_code,
+            service_name=service_name,
             customer_country=country,
             destination=destination,
             promised_transit_days=await self._promises.promised_days(
@@ -175,7 +181,8 @@ class ReturnLegRecorder:
         return True
 
     async def store(self, legs: Sequence[ReturnLeg]) -> None:
-        """Insert legs and their lines in one transaction; legs already recorded are left as they are."""
+        """Insert legs and their lines in one transaction, with the journeys their labels' events already
+        tell; legs already recorded are left as they are."""
         if not legs:
             return
         now = self._clock()
@@ -192,6 +199,7 @@ class ReturnLegRecorder:
                     ),
                     lines,
                 )
+            await refresh_labels(session, [leg.label_id for leg in legs])
 
 
 class LegRecordingRegistry:
@@ -226,6 +234,7 @@ def _leg_row(leg: ReturnLeg, now: dt.datetime) -> dict[str, Any]:
         "merchant_id": leg.merchant_id,
         "carrier_account_id": leg.carrier_account_id,
         "service_code": leg.service_code,
+        "service_name": leg.service_name,
         "customer_country": leg.customer_country,
         "destination": leg.destination,
         "promised_transit_days": leg.promised_transit_days,
@@ -234,6 +243,8 @@ def _leg_row(leg: ReturnLeg, now: dt.datetime) -> dict[str, Any]:
         "currency": leg.price.currency,
         "created_at": leg.created_at,
         "recorded_at": now,
+        **dict.fromkeys(JOURNEY_FLAGS, 0),
+        "voided": 0,
     }
 
 

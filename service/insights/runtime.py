@@ -1,5 +1,6 @@
 """The insights capability of one running instance: the comparison, the quote counters, the lane figures for
-quotes, and the return legs recorded in front of tracking's parcel registration."""
+quotes, the return legs recorded in front of tracking's parcel registration, and their journeys' projection
+from the tracking log."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from carriers.accounts import CarrierAccount
 from customs.money import FxTable
 from service.insights.comparison import CarrierComparisons
+from service.insights.journeys import JourneyProjection
 from service.insights.lane_figures import LaneFigures
 from service.insights.legs import LegRecordingRegistry, ParcelRegistry, ReturnLegRecorder
 from service.insights.quote_stats import QuoteOutcomeRecorder
@@ -28,6 +30,7 @@ class InsightsConfig:
     period_days: int = 90  # lane figures' period, and CompareCarriers' default period
     lane_refresh_seconds: float = 300.0
     quote_stats_flush_seconds: float = 60.0
+    journey_refresh_seconds: float = 5.0  # how often legs' journeys catch up with the tracking log
     score_weights_file: Path | None = None  # None: the packaged default
 
 
@@ -39,10 +42,13 @@ class Insights:
     # QuoteReturns' `lane_performance`: served from memory, refreshed in the background.
     lane_figures: LaneFigures
     legs: ReturnLegRecorder
+    # Keeps the legs' journeys in step with the tracking log (background; `catch_up` on demand).
+    journeys: JourneyProjection
     # Give this to labels instead of tracking's ingestion: bought labels' legs are recorded, then registered.
     registry: LegRecordingRegistry
 
     async def close(self) -> None:
+        await self.journeys.close()
         await self.lane_figures.close()
         await self.quote_outcomes.close()
 
@@ -78,9 +84,11 @@ async def open_insights(
         quote_outcomes=quote_outcomes,
         lane_figures=lane_figures,
         legs=legs,
+        journeys=JourneyProjection(database, interval_seconds=config.journey_refresh_seconds),
         registry=LegRecordingRegistry(tracking, LabelRepository(database), legs),
     )
     if start:
+        insights.journeys.start()
         try:
             await lane_figures.refresh()
         except Exception:

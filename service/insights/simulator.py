@@ -26,6 +26,8 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import text
+
 from carriers.accounts import CarrierAccount, load_accounts
 from carriers.errors import CarrierError
 from carriers.models import Handover, Parcel, Rate
@@ -495,6 +497,12 @@ async def simulate(
             report.seconds = asyncio.get_running_loop().time() - started
             if progress is not None:
                 progress(report)
+        await insights.journeys.catch_up()
+        if database.backend == "postgresql":
+            # A bulk load leaves the planner's statistics behind; the comparison's plans depend on them.
+            async with database.engine.connect() as connection:
+                await connection.execute(text("ANALYZE"))
+                await connection.commit()
     finally:
         if insights is not None:
             await insights.close()

@@ -2,8 +2,10 @@
 
 `return_legs` holds what the comparison groups and filters by as plain columns (customer country,
 destination, promised transit days, gross weight, price in minor units), so no query parses the labels'
-request documents. Voids are read from `return_labels` itself; tracking milestones, exceptions and returns
-to sender from `tracking_events` (see service/insights/comparison_queries.py).
+request documents. Its journey columns (drop-off and hub arrival, the days between, on time, exception
+flags, return to sender, void) are derived in SQL from `tracking_events` and `return_labels` by the journey
+projection (service/insights/journeys.py), which follows the tracking log from
+`return_leg_journey_position`; the comparison then aggregates one row per label.
 
 `carrier_quote_stats` holds counters, never single quotes: each replica adds its in-memory counts for
 (merchant, account, lane, hour, outcome) with an upsert that sums (service/insights/quote_stats.py).
@@ -15,10 +17,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.storage.tables import MERCHANT_ID_LENGTH, Base, UtcDateTime
+from service.storage.tables import MERCHANT_ID_LENGTH, NAME_LENGTH, Base, UtcDateTime
 from service.tracking.tables import TrackingEventRow
 
 LABEL_ID_LENGTH = 32
@@ -34,10 +36,11 @@ LATENCY_COLUMNS: tuple[str, ...] = (
     *(f"latency_le_{bound}" for bound in LATENCY_BUCKETS_MS),
     "latency_le_inf",
 )
+JOURNEY_POSITION_ID = 1
 
 
 class ReturnLegRow(Base):
-    """One bought label: its carrier service, lane, promise, weight and price."""
+    """One bought label: its carrier service, lane, promise, weight and price, and how its journey went."""
 
     __tablename__ = "return_legs"
     __table_args__ = (
@@ -57,6 +60,7 @@ class ReturnLegRow(Base):
     merchant_id: Mapped[str] = mapped_column(String(MERCHANT_ID_LENGTH))
     carrier_account_id: Mapped[str] = mapped_column(String(ACCOUNT_ID_LENGTH))
     service_code: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    service_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     customer_country: Mapped[str] = mapped_column(String(2))
     # The returns hub's id; for a return sent to an explicit address, that address's country.
     destination: Mapped[str] = mapped_column(String(DESTINATION_LENGTH))
@@ -67,6 +71,25 @@ class ReturnLegRow(Base):
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())  # the label's creation
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The journey, from the label's tracking events (the projection keeps these up to date).
+    dropped_off_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # first event reaching a milestone
+    arrived_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # first event at the hub
+    drop_off_days: Mapped[float | None] = mapped_column(Float)  # label created -> dropped off
+    transit_days: Mapped[float | None] = mapped_column(Float)  # dropped off -> arrived
+    # 1: arrived within the promise (calendar days between the UTC dates), 0: late; NULL: not arrived or
+    # no promise.
+    on_time: Mapped[int | None] = mapped_column(Integer)
+    any_exception: Mapped[int] = mapped_column(Integer)
+    exception_customs_delay: Mapped[int] = mapped_column(Integer)
+    exception_customs_inspection: Mapped[int] = mapped_column(Integer)
+    exception_duties_unpaid: Mapped[int] = mapped_column(Integer)
+    exception_address_problem: Mapped[int] = mapped_column(Integer)
+    exception_damaged: Mapped[int] = mapped_column(Integer)
+    exception_lost: Mapped[int] = mapped_column(Integer)
+    exception_other: Mapped[int] = mapped_column(Integer)  # also exceptions without a reason
+    customs_hold: Mapped[int] = mapped_column(Integer)
+    returned_to_sender: Mapped[int] = mapped_column(Integer)
+    voided: Mapped[int] = mapped_column(Integer)  # the label was voided (or its void is pending)
 
 
 class ReturnLegItemRow(Base):
@@ -122,6 +145,16 @@ class CarrierQuoteStatsRow(Base):
     latency_le_inf: Mapped[int] = mapped_column(BigInteger)
 
 
+class JourneyPositionRow(Base):
+    """One row: the last tracking log cursor whose labels' journeys are in `return_legs`. Its row lock makes
+    replicas take turns."""
+
+    __tablename__ = "return_leg_journey_position"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_cursor: Mapped[int] = mapped_column(BigInteger)
+
+
 class QuotedTransitDaysRow(Base):
     """The transit days a carrier service last quoted on a lane."""
 
@@ -135,8 +168,8 @@ class QuotedTransitDaysRow(Base):
     observed_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-# The comparison reads each label's milestones, exceptions and returns to sender from the event log by
-# label: this index answers it from the index alone, without visiting the events' rows.
+# The journey projection reads each label's milestones, exceptions and returns to sender from the event log
+# by label: this index answers it from the index alone, without visiting the events' rows.
 TRACKING_EVENTS_BY_LABEL = Index(
     "ix_tracking_events_label_journey",
     TrackingEventRow.__table__.c.label_id,

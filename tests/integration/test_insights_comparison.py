@@ -75,7 +75,13 @@ UNTIL = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 DE_EU = Lane("DE", "EU_HUB")
 COLOGNE = TrackingLocation(city="Köln", country="DE")
 VENLO = TrackingLocation(city="Venlo", country="NL")
-INSIGHTS_TABLES = {"return_legs", "return_leg_items", "carrier_quote_stats", "quoted_transit_days"}
+INSIGHTS_TABLES = {
+    "return_legs",
+    "return_leg_items",
+    "return_leg_journey_position",
+    "carrier_quote_stats",
+    "quoted_transit_days",
+}
 
 
 def at(month: int, day: int, hour: int = 0) -> dt.datetime:
@@ -280,6 +286,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
         adapters=carriers.adapters,
     )
     assert await writer.write(HISTORY) == len(HISTORY)
+    await insights.journeys.catch_up()
     yield World(database, insights, tracking, carriers)
     await insights.close()
     await tracking.close()
