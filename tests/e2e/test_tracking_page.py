@@ -281,6 +281,12 @@ def test_the_event_stream_resumes_after_last_event_id_and_sends_heartbeats(
             ]
         assert http.get(url, headers={"Last-Event-ID": "soon"}).status_code == 400
         assert http.get(url, headers={"Last-Event-ID": str(10**12)}).status_code == 400
+        # Closed pages leave no subscription behind.
+        metrics = f"http://127.0.0.1:{server.http_port}/metrics"
+        deadline = time.monotonic() + 10
+        while "backhaul_tracking_subscribers 0.0" not in http.get(metrics).text:
+            assert time.monotonic() < deadline, "event streams still subscribed after their clients left"
+            time.sleep(0.1)
 
 
 def test_draining_ends_open_event_streams(tmp_path: Path) -> None:
@@ -342,7 +348,14 @@ class Chromium:
         self.log_path = workdir / "chromium.log"
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                ["/bin/bash", "-c", f'exec "$@" 3<&{child_read} 4>&{child_write}', "bash", executable, *flags],
+                [
+                    "/bin/bash",
+                    "-c",
+                    f'exec "$@" 3<&{child_read} 4>&{child_write}',
+                    "bash",
+                    executable,
+                    *flags,
+                ],
                 pass_fds=(child_read, child_write),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
