@@ -217,8 +217,8 @@ class PageFormatter:
         return StateView(status_text=status, milestones=milestones, current=reached[-1] if reached else "")
 
 
-def _json(view: object) -> str:
-    return json.dumps(dataclasses.asdict(view), ensure_ascii=False, separators=(",", ":"))  # type: ignore[call-overload]
+def _json(view: EventView | StateView) -> str:
+    return json.dumps(dataclasses.asdict(view), ensure_ascii=False, separators=(",", ":"))
 
 
 def sse_message(data: str, *, event: str = "", event_id: str = "") -> str:
@@ -318,7 +318,6 @@ class TrackingPage:
             "tracking_page.html",
             formatter,
             200,
-            token_path=quote(token, safe=""),
             tracking_number=shipment.tracking_number,
             carrier=formatter.carrier(shipment.carrier_account_id),
             state=formatter.state(parcel),
