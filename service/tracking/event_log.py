@@ -101,11 +101,12 @@ class EventLog:
         self._database = database
         self._rules = rules
         self._clock = clock
-        self._sqlite = SqliteAppender(database.url) if database.backend == "sqlite" else None
+        self._sqlite: SqliteAppender | None = None  # opened by the first append on SQLite
 
     def close(self) -> None:
         if self._sqlite is not None:
             self._sqlite.close()
+            self._sqlite = None
 
     async def append(self, pending: Sequence[PendingEvent]) -> tuple[list[AppendResult], list[LoggedEvent]]:
         """Store the new events in one transaction; one result per input, in input order, and the events
@@ -119,7 +120,9 @@ class EventLog:
         for attempt in range(1, _APPEND_ATTEMPTS + 1):
             append = functools.partial(self._append_once, pending=pending, recorded_at=self._clock())
             try:
-                if self._sqlite is not None:
+                if self._database.backend == "sqlite":
+                    if self._sqlite is None:
+                        self._sqlite = SqliteAppender(self._database.url)
                     return await self._sqlite.run(append)
                 async with self._database.writer_engine().begin() as connection:
                     return await connection.run_sync(append)
