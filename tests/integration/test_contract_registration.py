@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import pytest
@@ -60,7 +61,8 @@ async def test_a_missing_method_is_unimplemented_with_a_reason(target: str) -> N
     assert error.code() is grpc.StatusCode.UNIMPLEMENTED
     assert "backhaul.v1.RatesService/QuoteReturn" in (error.details() or "")
     assert "has not landed" in (error.details() or "")
-    trailer = next(v for k, v in error.trailing_metadata() or () if k == "grpc-status-details-bin")
+    trailing: Any = error.trailing_metadata() or ()
+    trailer = next(value for key, value in trailing if key == "grpc-status-details-bin")
     assert isinstance(trailer, bytes)
     info = error_details_pb2.ErrorInfo()
     assert any(detail.Unpack(info) for detail in status_pb2.Status.FromString(trailer).details)
