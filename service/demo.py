@@ -28,6 +28,8 @@ from backhaul.v1 import (
     common_pb2,
     customs_pb2,
     customs_pb2_grpc,
+    insights_pb2,
+    insights_pb2_grpc,
     labels_pb2,
     labels_pb2_grpc,
     rates_pb2,
@@ -38,6 +40,8 @@ from backhaul.v1 import (
 from service.app import build_application
 from service.config import Settings
 from service.grpc import convert
+from service.insights.report import print_comparison
+from service.insights.simulator import SimulationRequest, simulate
 from service.logging import configure_logging
 from service.server import BackhaulServer, BoundPorts
 
@@ -48,6 +52,7 @@ DEMO_MERCHANT = "demo-merchant"
 class DemoClient:
     channel: grpc.aio.Channel
     api_key: str
+    database_url: str = ""  # the throwaway server's database (the history simulator writes into it)
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
@@ -701,6 +706,27 @@ async def show_duty_reclaim(client: DemoClient, console: Console) -> None:
     console.print(table)
 
 
+async def show_carrier_insights(client: DemoClient, console: Console) -> None:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    console.print(
+        "Six weeks of returns from the history simulator: the carriers' own prices and promised transit "
+        "days, customer and carrier behaviour from its profiles, written through the labels store and "
+        "tracking ingestion of this server's database."
+    )
+    report = await simulate(
+        Settings(database_url=client.database_url), SimulationRequest(DEMO_MERCHANT, 300, 42, 11, now)
+    )
+    console.print(f"{report.returns} returns, {report.scans} scans, {report.quote_answers} quote answers.")
+    request = insights_pb2.CompareCarriersRequest(
+        lane=common_pb2.Lane(customer_country="DE", hub_id="EU_HUB"), currency="EUR", top_skus=3
+    )
+    request.since.FromDatetime(now - dt.timedelta(days=42))
+    request.until.FromDatetime(now + dt.timedelta(minutes=1))
+    stub = insights_pb2_grpc.InsightsServiceStub(client.channel)
+    response = await stub.CompareCarriers(request, metadata=client.metadata, timeout=30)
+    print_comparison(console, response, "CompareCarriers: Germany to the EU hub, last six weeks")
+
+
 STEPS: tuple[tuple[str, DemoStep], ...] = (
     ("The server", show_health_and_services),
     ("Authentication", show_authentication),
@@ -710,6 +736,7 @@ STEPS: tuple[tuple[str, DemoStep], ...] = (
     ("Buying a cross-border label: customs documents, exactly once", show_cross_border_label),
     ("Tracking a return: label, partner scans, the customer's stream", show_tracking),
     ("Duty reclaim: a US retail return and an EU defective return", show_duty_reclaim),
+    ("Carrier insights: a simulated history compared per lane", show_carrier_insights),
 )
 
 
@@ -736,7 +763,8 @@ async def throwaway_server(environ: Mapping[str, str]) -> AsyncIterator[Throwawa
             await application.tenancy.ensure_merchant(DEMO_MERCHANT, "Demo Merchant")
             key, plaintext = await application.tenancy.create_api_key(DEMO_MERCHANT, "demo")
             async with grpc.aio.insecure_channel(f"127.0.0.1:{ports.grpc}") as channel:
-                yield ThrowawayServer(Path(workdir), ports, key.id, DemoClient(channel, plaintext))
+                client = DemoClient(channel, plaintext, settings.database_url)
+                yield ThrowawayServer(Path(workdir), ports, key.id, client)
         finally:
             await server.drain()
 

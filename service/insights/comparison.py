@@ -8,11 +8,14 @@ scores the rows with the configured weights. Every read is scoped by the calling
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import Executable, RowMapping, text
 
 from carriers.accounts import CarrierAccount
 from carriers.tracking import ExceptionReason
@@ -52,6 +55,7 @@ from service.storage.engine import Database
 DEFAULT_TOP_SKUS = 10
 MAX_TOP_SKUS = 100
 TIMEOUT = "TIMEOUT"
+SORT_MEMORY = "64MB"
 
 
 def _utc_now() -> dt.datetime:
@@ -89,15 +93,13 @@ class CarrierComparisons:
     async def compare(self, query: ComparisonQuery) -> CarrierComparisonResult:
         scope, currency, top_skus = self._validated(query)
         dims = _dimensions(query)
-        async with self._database.engine.connect() as connection:
-            dialect = connection.dialect.name
-            statistics = (await connection.execute(leg_statistics(dialect, scope, dims))).mappings().all()
-            costs = (await connection.execute(leg_costs(scope, dims))).mappings().all()
-            outcomes = (
-                (await connection.execute(quote_outcomes(scope, query.group_by.by_lane))).mappings().all()
-            )
-            reasons = (await connection.execute(reason_units(scope))).mappings().all()
-            sku_reasons = (await connection.execute(sku_reason_units(scope, top_skus))).mappings().all()
+        dialect = self._database.backend
+        # Three connections at once: the answer waits for the slowest query, not for their sum.
+        (statistics,), (costs, outcomes), (reasons, sku_reasons) = await asyncio.gather(
+            self._rows([leg_statistics(dialect, scope, dims)], sorts=True),
+            self._rows([leg_costs(scope, dims), quote_outcomes(scope, query.group_by.by_lane)]),
+            self._rows([reason_units(scope), sku_reason_units(scope, top_skus)]),
+        )
         cost_sums = self._costs(costs, dims, currency)
         quotes = _quote_figures(outcomes, query.group_by.by_lane)
         rows = [self._row(row, dims, cost_sums, quotes, currency) for row in statistics]
@@ -112,6 +114,15 @@ class CarrierComparisons:
             currency=currency,
             fx_as_of=self._fx.as_of,
         )
+
+    async def _rows(
+        self, statements: Sequence[Executable], *, sorts: bool = False
+    ) -> list[Sequence[RowMapping]]:
+        async with self._database.engine.connect() as connection:
+            if sorts and connection.dialect.name == "postgresql":
+                # Room to sort a period's legs in memory; for this transaction only.
+                await connection.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
+            return [(await connection.execute(statement)).mappings().all() for statement in statements]
 
     # -- validation --------------------------------------------------------------------------------------
 
@@ -145,7 +156,7 @@ class CarrierComparisons:
     # -- rows --------------------------------------------------------------------------------------------
 
     def _costs(
-        self, rows: Iterable[Mapping[str, Any]], dims: Sequence[str], currency: str
+        self, rows: Iterable[Mapping[Any, Any]], dims: Sequence[str], currency: str
     ) -> dict[tuple[str, ...], tuple[Money, int, int]]:
         """(total cost in `currency`, not rounded yet; parcels; gross grams) per group."""
         sums: dict[tuple[str, ...], tuple[Money, int, int]] = {}
@@ -169,7 +180,7 @@ class CarrierComparisons:
 
     def _row(
         self,
-        row: Mapping[str, Any],
+        row: Mapping[Any, Any],
         dims: Sequence[str],
         cost_sums: Mapping[tuple[str, ...], tuple[Money, int, int]],
         quotes: Mapping[tuple[str, Lane | None], _QuoteFigures],
@@ -269,7 +280,7 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _distribution(row: Mapping[str, Any], name: str) -> Distribution:
+def _distribution(row: Mapping[Any, Any], name: str) -> Distribution:
     count = int(row[f"{name}_count"])
     if not count:
         return Distribution()
@@ -278,7 +289,7 @@ def _distribution(row: Mapping[str, Any], name: str) -> Distribution:
     )
 
 
-def _histogram(row: Mapping[str, Any]) -> tuple[int, ...]:
+def _histogram(row: Mapping[Any, Any]) -> tuple[int, ...]:
     if not int(row["transit_days_count"]):
         return ()
     return tuple(int(row[transit_bin(day)]) for day in range(TRANSIT_HISTOGRAM_DAYS + 1))
@@ -289,10 +300,10 @@ def _quote_key(account_id: str, lane: Lane | None) -> tuple[str, Lane | None]:
 
 
 def _quote_figures(
-    rows: Iterable[Mapping[str, Any]], by_lane: bool
+    rows: Iterable[Mapping[Any, Any]], by_lane: bool
 ) -> dict[tuple[str, Lane | None], _QuoteFigures]:
     """Errors and timeouts among all answers; latency over the answers that came (timeouts left out)."""
-    grouped: dict[tuple[str, Lane | None], list[Mapping[str, Any]]] = defaultdict(list)
+    grouped: dict[tuple[str, Lane | None], list[Mapping[Any, Any]]] = defaultdict(list)
     for row in rows:
         lane = Lane(row["origin_country"], row["destination"]) if by_lane else None
         grouped[_quote_key(row["carrier_account_id"], lane)].append(row)
@@ -346,7 +357,7 @@ def _reason_shares(units: Mapping[str, int]) -> tuple[ReasonShare, ...]:
 
 
 def _lane_reasons(
-    reasons: Iterable[Mapping[str, Any]], sku_reasons: Iterable[Mapping[str, Any]]
+    reasons: Iterable[Mapping[Any, Any]], sku_reasons: Iterable[Mapping[Any, Any]]
 ) -> list[LaneReasons]:
     by_lane: dict[Lane, dict[str, int]] = defaultdict(dict)
     for row in reasons:

@@ -33,7 +33,6 @@ from sqlalchemy import (
     case,
     extract,
     func,
-    literal,
     null,
     or_,
     select,
@@ -180,12 +179,16 @@ def labels_with_events(after: int, through: int) -> Select[Any]:
     return select(e.label_id).where(e.cursor > after, e.cursor <= through, e.label_id.is_not(None)).distinct()
 
 
-def mark_voided(label_ids: Select[Any] | None) -> Any:
-    """UPDATE the legs (among `label_ids`; None: all) whose labels are voided or being voided."""
+def mark_voided(label_ids: Select[Any] | None) -> list[Any]:
+    """UPDATEs of the legs and their items (among `label_ids`; None: all) whose labels are voided or being
+    voided."""
     voided = select(_LABELS.c.id).where(_LABELS.c.state.in_(VOIDED_STATES))
     if label_ids is not None:
         voided = voided.where(_LABELS.c.id.in_(label_ids))
-    return update(_LEGS).where(_LEGS.c.voided == 0, _LEGS.c.label_id.in_(voided)).values(voided=1)
+    return [
+        update(table).where(table.c.voided == 0, table.c.label_id.in_(voided)).values(voided=1)
+        for table in (_LEGS, _ITEMS)
+    ]
 
 
 def _measured(scope: Scope) -> Any:
@@ -304,8 +307,7 @@ def leg_costs(scope: Scope, dimensions: Sequence[str]) -> Select[Any]:
             func.count().label("parcels"),
             func.sum(legs.gross_weight_grams).label("gross_weight_grams"),
         )
-        .select_from(_LEGS.join(_LABELS, _LABELS.c.id == legs.label_id))
-        .where(*scope.conditions(_LEGS), _LABELS.c.state.not_in(VOIDED_STATES))
+        .where(*scope.conditions(_LEGS), legs.voided == 0)
         .group_by(*dims, legs.currency)
     )
 
@@ -337,30 +339,31 @@ def quote_outcomes(scope: Scope, by_lane: bool) -> Select[Any]:
     )
 
 
-def _kept_items(scope: Scope) -> list[ColumnElement[bool]]:
-    voided = select(literal(1)).where(_LABELS.c.id == _ITEMS.c.label_id, _LABELS.c.state.in_(VOIDED_STATES))
-    return [*scope.conditions(_ITEMS), ~voided.exists()]
-
-
 def reason_units(scope: Scope) -> Select[Any]:
     """Returned units per lane and reason (labels not voided)."""
     i = _ITEMS.c
     return (
         select(i.customer_country, i.destination, i.return_reason, func.sum(i.quantity).label("units"))
-        .where(*_kept_items(scope))
+        .where(*scope.conditions(_ITEMS), i.voided == 0)
         .group_by(i.customer_country, i.destination, i.return_reason)
     )
 
 
 def sku_reason_units(scope: Scope, top_skus: int) -> Select[Any]:
     """Returned units per lane, SKU and reason, for each lane's `top_skus` most returned SKUs, with each
-    SKU's rank in its lane (1: most returned; ties by SKU)."""
+    SKU's rank in its lane (1: most returned; ties by SKU). One pass over the items; the ranking works on
+    the per-SKU sums."""
     i = _ITEMS.c
-    kept = _kept_items(scope)
+    units = (
+        select(i.customer_country, i.destination, i.sku, i.return_reason, func.sum(i.quantity).label("units"))
+        .where(*scope.conditions(_ITEMS), i.voided == 0)
+        .group_by(i.customer_country, i.destination, i.sku, i.return_reason)
+        .cte("sku_reason_units")
+    )
+    u = units.c
     totals = (
-        select(i.customer_country, i.destination, i.sku, func.sum(i.quantity).label("units"))
-        .where(*kept)
-        .group_by(i.customer_country, i.destination, i.sku)
+        select(u.customer_country, u.destination, u.sku, func.sum(u.units).label("units"))
+        .group_by(u.customer_country, u.destination, u.sku)
         .subquery("sku_totals")
     )
     t = totals.c
@@ -373,25 +376,11 @@ def sku_reason_units(scope: Scope, top_skus: int) -> Select[Any]:
         .label("sku_rank"),
     ).subquery("sku_ranks")
     r = ranked.c
+    lane_and_sku = and_(
+        r.customer_country == u.customer_country, r.destination == u.destination, r.sku == u.sku
+    )
     return (
-        select(
-            i.customer_country,
-            i.destination,
-            i.sku,
-            r.sku_rank,
-            i.return_reason,
-            func.sum(i.quantity).label("units"),
-        )
-        .select_from(
-            _ITEMS.join(
-                ranked,
-                and_(
-                    r.customer_country == i.customer_country,
-                    r.destination == i.destination,
-                    r.sku == i.sku,
-                ),
-            )
-        )
-        .where(*kept, r.sku_rank <= top_skus)
-        .group_by(i.customer_country, i.destination, i.sku, r.sku_rank, i.return_reason)
+        select(u.customer_country, u.destination, u.sku, r.sku_rank, u.return_reason, u.units)
+        .select_from(units.join(ranked, lane_and_sku))
+        .where(r.sku_rank <= top_skus)
     )

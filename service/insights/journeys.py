@@ -43,7 +43,8 @@ async def refresh_labels(session: AsyncSession, label_ids: Sequence[str]) -> Non
         return
     chosen = select(_LEGS.c.label_id).where(_LEGS.c.label_id.in_(list(label_ids)))
     await session.execute(refresh_journeys(session.get_bind().dialect.name, chosen))
-    await session.execute(mark_voided(chosen))
+    for statement in mark_voided(chosen):
+        await session.execute(statement)
 
 
 class JourneyProjection:
@@ -70,7 +71,8 @@ class JourneyProjection:
             )
             head = await session.scalar(select(_HEAD.c.last_cursor).where(_HEAD.c.id == LOG_HEAD_ID))
             after, newest = int(position or 0), int(head or 0)
-            await session.execute(mark_voided(None))
+            for statement in mark_voided(None):
+                await session.execute(statement)
             if newest <= after:
                 return 0
             through = min(newest, after + CURSORS_PER_BATCH)

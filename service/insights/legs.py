@@ -260,4 +260,5 @@ def _line_row(leg: ReturnLeg, index: int, line: ReturnedLine) -> dict[str, Any]:
         "sku": line.sku,
         "return_reason": line.return_reason,
         "quantity": line.quantity,
+        "voided": 0,
     }

@@ -9,7 +9,7 @@ whole day from drop-off to the hub).
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from rich.table import Table
 from backhaul.v1 import common_pb2, insights_pb2, tracking_pb2
 
 _CHART_ROWS = 10
+_WIDE = 150  # characters a console needs for the full comparison table
 CSV_COLUMNS = (
     "carrier_account_id",
     "carrier",
@@ -84,45 +85,50 @@ def _days(distribution: insights_pb2.Distribution, which: str) -> str:
     return f"{getattr(distribution, which):.1f}" if distribution.count else "–"
 
 
-def comparison_table(response: insights_pb2.CompareCarriersResponse, title: str = "") -> Table:
-    """One line per row; the lane column only when the rows span several lanes."""
+def comparison_table(
+    response: insights_pb2.CompareCarriersResponse, title: str = "", *, compact: bool = False
+) -> Table:
+    """One line per row; the lane column only when the rows span several lanes. `compact` keeps the columns
+    that fit an 80-column terminal (cost, transit, on time, exceptions, returns to sender, score)."""
     several = _several_lanes(response)
     currency = response.currency
-    headers = ["carrier / service", *(["lane"] if several else []), "returns", f"{currency}/parcel"]
-    headers += [
-        f"{currency}/kg",
-        "drop-off d",
-        "transit p50/p90 d",
-        "on time",
-        "exc.",
-        "customs",
-        "RTS",
-        "void",
+    columns: list[tuple[str, Callable[[insights_pb2.CarrierComparisonRow], str], bool]] = [
+        ("carrier / service", row_name, True),
+        ("lane", lambda row: lane_name(row.lane) if row.HasField("lane") else "all", several),
+        ("returns", lambda row: str(row.returns_count), True),
+        (f"{currency}/parcel", lambda row: _money(row, "cost_per_parcel"), True),
+        (f"{currency}/kg", lambda row: _money(row, "cost_per_kg"), not compact),
+        ("drop-off d", lambda row: _days(row.label_to_drop_off_days, "p50"), not compact),
+        (
+            "transit p50/p90 d",
+            lambda row: f"{_days(row.transit_days, 'p50')}/{_days(row.transit_days, 'p90')}",
+            True,
+        ),
+        ("on time", lambda row: _share(row.on_time), True),
+        ("exc.", lambda row: _share(row.exceptions), True),
+        ("customs", lambda row: _share(row.customs_holds), not compact),
+        ("RTS", lambda row: _share(row.returned_to_sender), True),
+        ("void", lambda row: _share(row.voided), not compact),
+        (
+            "quote err/t-o",
+            lambda row: f"{_share(row.quote_errors)}/{_share(row.quote_timeouts)}",
+            not compact,
+        ),
+        (
+            "quote p90 ms",
+            lambda row: f"{row.quote_latency_ms.p90:.0f}" if row.quote_latency_ms.count else "–",
+            not compact,
+        ),
+        ("score", lambda row: f"[bold]{row.score.value:.1f}[/]", True),
     ]
-    headers += ["quote err/t-o", "quote p90 ms", "score"]
+    shown = [(header, cell) for header, cell, wanted in columns if wanted]
     table = Table(
-        *headers,
+        *(header for header, _ in shown),
         title=title or None,
         caption="score weights: " + ", ".join(f"{w.metric} {w.weight:.0%}" for w in response.score_weights),
     )
     for row in response.rows:
-        table.add_row(
-            row_name(row),
-            *([lane_name(row.lane) if row.HasField("lane") else "all"] if several else []),
-            str(row.returns_count),
-            _money(row, "cost_per_parcel"),
-            _money(row, "cost_per_kg"),
-            _days(row.label_to_drop_off_days, "p50"),
-            f"{_days(row.transit_days, 'p50')} / {_days(row.transit_days, 'p90')}",
-            _share(row.on_time),
-            _share(row.exceptions),
-            _share(row.customs_holds),
-            _share(row.returned_to_sender),
-            _share(row.voided),
-            f"{_share(row.quote_errors)} / {_share(row.quote_timeouts)}",
-            f"{row.quote_latency_ms.p90:.0f}" if row.quote_latency_ms.count else "–",
-            f"[bold]{row.score.value:.1f}[/]",
-        )
+        table.add_row(*(cell(row) for _, cell in shown))
     return table
 
 
@@ -146,7 +152,7 @@ def _reasons(shares: Sequence[insights_pb2.ReturnReasonShare]) -> str:
 def print_comparison(
     console: Console, response: insights_pb2.CompareCarriersResponse, title: str = ""
 ) -> None:
-    console.print(comparison_table(response, title))
+    console.print(comparison_table(response, title, compact=console.width < _WIDE))
     for row in response.rows[:3]:
         exceptions = ", ".join(
             f"{tracking_pb2.ExceptionReason.Name(e.reason).removeprefix('EXCEPTION_REASON_').lower()} "

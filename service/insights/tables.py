@@ -118,6 +118,7 @@ class ReturnLegItemRow(Base):
     sku: Mapped[str] = mapped_column(String(SKU_LENGTH))
     return_reason: Mapped[str] = mapped_column(String(ENUM_LENGTH))
     quantity: Mapped[int] = mapped_column(Integer)
+    voided: Mapped[int] = mapped_column(Integer)  # as its leg (the journey projection copies it)
 
 
 class CarrierQuoteStatsRow(Base):

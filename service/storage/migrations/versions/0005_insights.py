@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("sku", sa.String(200), nullable=False),
         sa.Column("return_reason", sa.String(32), nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("voided", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["label_id"], ["return_legs.label_id"], name="fk_return_leg_items_label_id_return_legs"
         ),
