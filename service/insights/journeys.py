@@ -34,7 +34,7 @@ _LEGS = cast(Table, ReturnLegRow.__table__)
 _POSITION = cast(Table, JourneyPositionRow.__table__)
 _HEAD = cast(Table, TrackingLogHeadRow.__table__)
 # Log cursors handled per transaction.
-CURSORS_PER_BATCH = 20_000
+CURSORS_PER_BATCH = 5_000
 
 
 async def refresh_labels(session: AsyncSession, label_ids: Sequence[str]) -> None:
