@@ -71,15 +71,34 @@ class ServiceMetrics:
         )
         self._breakers = _BreakerStates()
         self.registry.register(self._breakers)
+        # Labelled children by label values: `labels()` builds and checks its key under a lock on every call,
+        # and these are observed several times per RPC. Label values come from a small fixed set (methods,
+        # status codes, configured accounts, operations, carrier error codes), so the caches stay small.
+        self._rpc_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+        self._carrier_children: dict[tuple[str, str, str], tuple[Histogram, Counter | None]] = {}
 
     def observe_rpc(self, method: str, code: str, seconds: float) -> None:
-        self.rpc_requests.labels(method, code).inc()
-        self.rpc_latency.labels(method, code).observe(seconds)
+        key = (method, code)
+        children = self._rpc_children.get(key)
+        if children is None:
+            children = (self.rpc_requests.labels(method, code), self.rpc_latency.labels(method, code))
+            self._rpc_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_carrier_attempt(self, carrier: str, operation: str, outcome: str, seconds: float) -> None:
-        self.carrier_latency.labels(carrier, operation, outcome).observe(seconds)
-        if outcome not in (CARRIER_OK, CARRIER_CANCELLED):
-            self.carrier_errors.labels(carrier, operation, outcome).inc()
+        key = (carrier, operation, outcome)
+        children = self._carrier_children.get(key)
+        if children is None:
+            failed = outcome not in (CARRIER_OK, CARRIER_CANCELLED)
+            children = (
+                self.carrier_latency.labels(carrier, operation, outcome),
+                self.carrier_errors.labels(carrier, operation, outcome) if failed else None,
+            )
+            self._carrier_children[key] = children
+        children[0].observe(seconds)
+        if children[1] is not None:
+            children[1].inc()
 
     def watch_breaker(self, carrier: str, state: Callable[[], int]) -> None:
         """Report `state()` (BREAKER_CLOSED, _HALF_OPEN or _OPEN) for `carrier` at each scrape."""

@@ -19,8 +19,9 @@ import asyncio
 import os
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from importlib.metadata import entry_points, version
+from types import TracebackType
 from typing import Any
 
 import grpc
@@ -31,7 +32,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 from carriers.errors import CarrierError
-from carriers.resilience import CircuitState, ResilientCarrier
+from carriers.resilience import CircuitBreaker, CircuitState, ResilientCarrier
 from service.config import ConfigError
 from service.metrics import (
     BREAKER_CLOSED,
@@ -149,21 +150,32 @@ def rpc_tracing_interceptor(
 class CarrierTelemetry:
     """The service's carrier CallObserver: a CLIENT span and latency/error/breaker metrics per attempt.
 
-    Spans go to the global tracer provider unless a tracer is given (a no-op while tracing is off).
+    Spans go to the given tracer, else to the global tracer provider installed when this observer is built
+    (configure_tracing() runs before the application is built). Without one (tracing off) an attempt makes
+    no span object at all: only the metrics, through one small context manager.
     """
 
     def __init__(self, metrics: ServiceMetrics, tracer: trace.Tracer | None = None) -> None:
         self._metrics = metrics
-        self._tracer = tracer or trace.get_tracer("backhaul.carriers")
+        self._tracer = tracer or _installed_tracer()
+        self._watched: dict[str, CircuitBreaker] = {}  # account -> the breaker its gauge reads
 
-    @contextmanager
-    def attempt(self, carrier: ResilientCarrier, operation: str) -> Iterator[None]:
+    def attempt(self, carrier: ResilientCarrier, operation: str) -> AbstractContextManager[object]:
         account = carrier.account_id
         breaker = carrier.breaker
-        self._metrics.watch_breaker(account, lambda: _BREAKER_VALUES[breaker.state])
+        if self._watched.get(account) is not breaker:
+            self._metrics.watch_breaker(account, lambda: _BREAKER_VALUES[breaker.state])
+            self._watched[account] = breaker
+        if self._tracer is None:
+            return _MeasuredAttempt(self._metrics, account, operation)
+        return self._traced(self._tracer, carrier, operation)
+
+    @contextmanager
+    def _traced(self, tracer: trace.Tracer, carrier: ResilientCarrier, operation: str) -> Iterator[None]:
+        account = carrier.account_id
         outcome = CARRIER_OK
         started = time.perf_counter()
-        with self._tracer.start_as_current_span(
+        with tracer.start_as_current_span(
             f"carrier {operation}",
             kind=trace.SpanKind.CLIENT,
             attributes={
@@ -189,4 +201,40 @@ class CarrierTelemetry:
                     account, operation, outcome, time.perf_counter() - started
                 )
                 span.set_attribute("backhaul.carrier.outcome", outcome)
-                span.set_attribute("backhaul.carrier.breaker", breaker.state.value)
+                span.set_attribute("backhaul.carrier.breaker", carrier.breaker.state.value)
+
+
+def _installed_tracer() -> trace.Tracer | None:
+    """The global provider's tracer, or None while none is installed (tracing off)."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        return None
+    return provider.get_tracer("backhaul.carriers")
+
+
+class _MeasuredAttempt(AbstractContextManager[None]):
+    """One attempt's latency and outcome metrics, without tracing."""
+
+    __slots__ = ("_account", "_metrics", "_operation", "_started")
+
+    def __init__(self, metrics: ServiceMetrics, account: str, operation: str) -> None:
+        self._metrics = metrics
+        self._account = account
+        self._operation = operation
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is None:
+            outcome = CARRIER_OK
+        elif isinstance(exc, CarrierError):
+            outcome = exc.code
+        else:
+            outcome = CARRIER_CANCELLED  # the attempt's exceptions are CarrierErrors or a cancellation
+        self._metrics.observe_carrier_attempt(
+            self._account, self._operation, outcome, time.perf_counter() - self._started
+        )

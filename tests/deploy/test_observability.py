@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import Iterator
 from concurrent import futures
@@ -159,6 +160,27 @@ async def test_each_carrier_attempt_gets_a_client_span_under_the_rpc_and_latency
     )
     assert _sample(metrics, "backhaul_carrier_errors_total", code="OK", **labels) is None
     assert _sample(metrics, "backhaul_carrier_breaker_state", carrier="acme-post") == 0
+
+
+async def test_without_tracing_each_attempt_still_counts_its_outcome() -> None:
+    metrics = ServiceMetrics()
+    telemetry = CarrierTelemetry(metrics)  # no tracer provider installed: tracing is off
+    carrier = ResilientCarrier(ScriptedCarrier([], account_id="quiet"), CallPolicy())
+    with telemetry.attempt(carrier, "quote"):
+        pass
+    with pytest.raises(Unavailable), telemetry.attempt(carrier, "quote"):
+        raise Unavailable("503")
+    with pytest.raises(asyncio.CancelledError), telemetry.attempt(carrier, "track"):
+        raise asyncio.CancelledError
+    labels = {"carrier": "quiet", "operation": "quote"}
+    timed = "backhaul_carrier_call_duration_seconds_count"
+    for outcome in ("OK", "UNAVAILABLE"):
+        assert _sample(metrics, timed, outcome=outcome, **labels) == 1
+    assert _sample(metrics, "backhaul_carrier_errors_total", code="UNAVAILABLE", **labels) == 1
+    track = {"carrier": "quiet", "operation": "track"}
+    assert _sample(metrics, timed, outcome="CANCELLED", **track) == 1
+    assert _sample(metrics, "backhaul_carrier_errors_total", code="CANCELLED", **track) is None
+    assert _sample(metrics, "backhaul_carrier_breaker_state", carrier="quiet") == 0
 
 
 async def test_breaker_state_is_read_at_scrape_time_and_fail_fast_refusals_are_counted() -> None:
