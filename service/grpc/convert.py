@@ -17,8 +17,9 @@ from typing import TypeVar
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.type import date_pb2, money_pb2, postal_address_pb2
 
-from backhaul.v1 import common_pb2, customs_pb2, labels_pb2, rates_pb2
+from backhaul.v1 import common_pb2, customs_pb2, labels_pb2, rates_pb2, tracking_pb2
 from carriers.models import Handover, LabelFormat, Parcel
+from carriers.tracking import ExceptionReason
 from customs.address import Address, Contact, Party
 from customs.declaration import CustomsDeclaration, DeclarationLine, DutyPayer, Incoterm, NonDeliveryOption
 from customs.deminimis import DeMinimisDecision, ImportChannel
@@ -1642,3 +1643,12 @@ def reclaim_claim_to_proto(claim: StoredClaim, regime: Regime | None) -> customs
             )
         )
     return message
+
+
+# Tracking exception reasons ------------------------------------------------------------------------------
+
+EXCEPTION_REASON_TO_PROTO: dict[ExceptionReason, tracking_pb2.ExceptionReason.ValueType] = {
+    reason: tracking_pb2.ExceptionReason.Value(f"EXCEPTION_REASON_{reason.name}")
+    for reason in ExceptionReason
+}
+EXCEPTION_REASON_FROM_PROTO = {value: reason for reason, value in EXCEPTION_REASON_TO_PROTO.items()}

@@ -9,8 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from backhaul.v1 import common_pb2, insights_pb2, tracking_pb2
-from carriers.tracking import ExceptionReason
+from backhaul.v1 import common_pb2, insights_pb2
 from service.auth import current_merchant
 from service.errors import InvalidArgument
 from service.grpc import convert
@@ -32,9 +31,6 @@ _GROUP_BY = {
     insights_pb2.COMPARE_CARRIERS_GROUP_BY_CARRIER_SERVICE: GroupBy.CARRIER_SERVICE,
     insights_pb2.COMPARE_CARRIERS_GROUP_BY_CARRIER_LANE: GroupBy.CARRIER_LANE,
     insights_pb2.COMPARE_CARRIERS_GROUP_BY_CARRIER_SERVICE_LANE: GroupBy.CARRIER_SERVICE_LANE,
-}
-_EXCEPTION_REASON = {
-    r: tracking_pb2.ExceptionReason.Value(f"EXCEPTION_REASON_{r.name}") for r in ExceptionReason
 }
 
 
@@ -99,7 +95,9 @@ def _row(row: CarrierComparison) -> insights_pb2.CarrierComparisonRow:
         transit_days=_distribution(row.transit_days),
         on_time=_proportion(row.on_time),
         exception_rates=[
-            insights_pb2.ExceptionRate(reason=_EXCEPTION_REASON[e.reason], share=_proportion(e.share))
+            insights_pb2.ExceptionRate(
+                reason=convert.EXCEPTION_REASON_TO_PROTO[e.reason], share=_proportion(e.share)
+            )
             for e in row.exception_rates
         ],
         exceptions=_proportion(row.exceptions),

@@ -17,10 +17,11 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from backhaul.v1 import common_pb2, tracking_pb2
 from carriers.accounts import CarrierAccount
-from carriers.tracking import ExceptionReason, TrackingLocation, TrackingStatus
+from carriers.tracking import TrackingLocation, TrackingStatus
 from customs.countries import validate_country
 from service.auth import current_merchant, current_principal
 from service.errors import FieldViolation, InvalidArgument
+from service.grpc import convert
 from service.grpc.convert import date_to_proto
 from service.tracking.access import stream_selection
 from service.tracking.milestones import ReturnMilestone
@@ -37,8 +38,6 @@ _CONVERTED_EVENTS = 4096
 
 _STATUS = {s: tracking_pb2.TrackingStatus.Value(f"TRACKING_STATUS_{s.name}") for s in TrackingStatus}
 _STATUS_FROM_PROTO = {value: key for key, value in _STATUS.items()}
-_REASON = {r: tracking_pb2.ExceptionReason.Value(f"EXCEPTION_REASON_{r.name}") for r in ExceptionReason}
-_REASON_FROM_PROTO = {value: key for key, value in _REASON.items()}
 _MILESTONE = {m: tracking_pb2.ReturnMilestone.Value(f"RETURN_MILESTONE_{m.name}") for m in ReturnMilestone}
 _SOURCE = {
     EventSource.WEBHOOK: tracking_pb2.TRACKING_EVENT_SOURCE_WEBHOOK,
@@ -107,7 +106,7 @@ class TrackingServicer:
             ],
         )
         if parcel.exception_reason is not None:
-            state.exception_reason = _REASON[parcel.exception_reason]
+            state.exception_reason = convert.EXCEPTION_REASON_TO_PROTO[parcel.exception_reason]
         if shipment.last_event_at is not None:
             state.last_event_at.CopyFrom(_timestamp(shipment.last_event_at))
         if shipment.estimated_delivery is not None:
@@ -221,7 +220,7 @@ class TrackingServicer:
             raw_payload=_struct(event.raw),
         )
         if event.reason is not None:
-            message.exception_reason = _REASON[event.reason]
+            message.exception_reason = convert.EXCEPTION_REASON_TO_PROTO[event.reason]
         if logged.milestone is not None:
             message.milestone = _MILESTONE[logged.milestone]
         return message
@@ -261,7 +260,7 @@ def _partner_scans(request: tracking_pb2.IngestTrackingEventsRequest) -> list[Pa
                 ),
                 facility=pushed.location.facility,
                 status=_STATUS_FROM_PROTO.get(pushed.status),
-                reason=_REASON_FROM_PROTO.get(pushed.exception_reason),
+                reason=convert.EXCEPTION_REASON_FROM_PROTO.get(pushed.exception_reason),
                 raw=json_format.MessageToDict(pushed.raw_payload) if pushed.HasField("raw_payload") else {},
             )
         )
