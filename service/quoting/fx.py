@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from carriers.datafile import DataTable, read_toml
+from customs.datafile import DataTable, read_toml
 from customs.money import FxTable, validate_currency
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from carriers.datafile import DataTable, read_toml
 from customs.address import Address, Contact, InvalidAddress, Party
 from customs.countries import validate_country
+from customs.datafile import DataTable, read_toml
 
 
 @dataclass(frozen=True, slots=True)

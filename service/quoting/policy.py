@@ -14,8 +14,8 @@ from enum import StrEnum
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from carriers.datafile import DataTable, read_toml
 from customs.countries import validate_country
+from customs.datafile import DataTable, read_toml
 from customs.goods import OriginalOrder, ReturnReason
 from customs.money import Money, validate_currency
 

@@ -10,8 +10,8 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from carriers.datafile import DataTable, read_toml
 from carriers.tracking import ExceptionReason, TrackingStatus
+from customs.datafile import DataTable, read_toml
 from service.tracking.milestones import MilestoneRules
 from service.tracking.partner_scans import CodeMapping, PartnerStatusTable
 from service.tracking.refunds import RefundTerms

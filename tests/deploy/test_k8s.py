@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from carriers.accounts import parse_accounts
-from carriers.datafile import DataTable
+from customs.datafile import DataTable
 from service.config import Settings
 from service.telemetry import tracer_provider_from_environment
 from tests.deploy.dockerfile import DOCKERFILE, stages

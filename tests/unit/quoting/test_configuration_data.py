@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from carriers.accounts import load_accounts
-from carriers.datafile import DataFileError
 from carriers.registry import build_carriers
+from customs.datafile import DataFileError
 from customs.goods import OriginalOrder, ReturnReason
 from customs.money import Money
 from service.config import default_data_file

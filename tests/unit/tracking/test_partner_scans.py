@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from carriers.datafile import DataFileError
 from carriers.tracking import ExceptionReason, TrackingLocation, TrackingStatus
+from customs.datafile import DataFileError
 from service.tracking.partner_scans import PartnerScan, canonical_event
 from service.tracking.rule_files import load_milestone_rules, load_partner_status_table
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carriers.datafile import DataFileError
+from customs.datafile import DataFileError
 from service.tracking.milestones import JOURNEY, MilestoneProgress, ReturnMilestone
 from service.tracking.refunds import RefundTerms, add_business_days
 from service.tracking.rule_files import load_refund_terms
