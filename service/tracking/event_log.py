@@ -26,13 +26,14 @@ import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Row, Select, Table, bindparam, select, update
+from sqlalchemy import Connection, Row, Select, select
 from sqlalchemy.exc import IntegrityError
 
 from carriers.tracking import ExceptionReason, TrackingEvent, TrackingLocation, TrackingStatus
 from service.storage.engine import Database
+from service.tracking.log_statements import EVENTS, HEAD, CoreLogStatements, LogStatements
 from service.tracking.milestones import MilestoneRules, ReturnMilestone, ReturnRoute, milestone_reached
 from service.tracking.model import AppendResult, EventSource, IngestOutcome, LoggedEvent, PendingEvent
 from service.tracking.selection import EventSelection
@@ -41,39 +42,11 @@ from service.tracking.tables import (
     CODE_LENGTH,
     LOCATION_PART_LENGTH,
     LOG_HEAD_ID,
-    TrackedShipmentRow,
-    TrackingEventRow,
-    TrackingLogHeadRow,
 )
 
-_EVENTS = cast(Table, TrackingEventRow.__table__)
-_SHIPMENTS = cast(Table, TrackedShipmentRow.__table__)
-_HEAD = cast(Table, TrackingLogHeadRow.__table__)
-_E = _EVENTS.c
-_S = _SHIPMENTS.c
-_H = _HEAD.c
-_ADVANCE_HEAD = (
-    update(_HEAD)
-    .where(_H.id == LOG_HEAD_ID)
-    .values(last_cursor=_H.last_cursor + bindparam("count"))
-    .returning(_H.last_cursor)
-)
-_READ_HEAD = select(_H.last_cursor).where(_H.id == LOG_HEAD_ID)
-_KNOWN_KEYS = select(_E.dedup_key, _E.cursor).where(_E.dedup_key.in_(bindparam("keys", expanding=True)))
-_STATES = select(
-    _S.id, _S.merchant_id, _S.label_id, _S.status, _S.substatus, _S.last_event_at, _S.milestone, _S.route
-).where(_S.id.in_(bindparam("ids", expanding=True)))
-_SAVE_STATE = (
-    update(_SHIPMENTS)
-    .where(_S.id == bindparam("b_id"))
-    .values(
-        status=bindparam("status"),
-        substatus=bindparam("substatus"),
-        last_event_at=bindparam("last_event_at"),
-        milestone=bindparam("milestone"),
-        final=bindparam("final"),
-    )
-)
+_EVENTS = EVENTS
+_E = EVENTS.c
+_READ_HEAD = select(HEAD.c.last_cursor).where(HEAD.c.id == LOG_HEAD_ID)
 # Attempts of an append that lost a deduplication race (see the module docstring).
 _APPEND_ATTEMPTS = 3
 
@@ -92,6 +65,10 @@ class _ShipmentState:
     milestone: ReturnMilestone | None
     route: ReturnRoute
     changed: bool = False
+
+    @property
+    def final(self) -> bool:
+        return TrackingStatus(self.status).is_final
 
 
 class EventLog:
@@ -125,23 +102,22 @@ class EventLog:
                         self._sqlite = SqliteAppender(self._database.url)
                     return await self._sqlite.run(append)
                 async with self._database.writer_engine().begin() as connection:
-                    return await connection.run_sync(append)
+                    return await connection.run_sync(_with_core_statements, append)
             except IntegrityError:
                 if attempt == _APPEND_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _append_once(
-        self, connection: Connection, pending: Sequence[PendingEvent], recorded_at: dt.datetime
+        self, statements: LogStatements, pending: Sequence[PendingEvent], recorded_at: dt.datetime
     ) -> tuple[list[AppendResult], list[LoggedEvent]]:
-        """The append transaction's statements (synchronous: see sqlite_appender.py and `append`)."""
-        rows = connection.execute(_KNOWN_KEYS, {"keys": list({item.id for item in pending})})
-        known: dict[str, int] = {row.dedup_key: row.cursor for row in rows}
+        """The append transaction (synchronous: see sqlite_appender.py and `append`)."""
+        known = statements.known_keys(list({item.id for item in pending}))
         fresh = list({item.id: item for item in pending if item.id not in known}.values())
         if not fresh:
             return [AppendResult(IngestOutcome.DUPLICATE, known[item.id]) for item in pending], []
-        head = connection.execute(_ADVANCE_HEAD, {"count": len(fresh)}).scalar_one() - len(fresh)
-        states = _shipment_states(connection, {item.shipment.id for item in fresh})
+        head = statements.advance_head(len(fresh)) - len(fresh)
+        states = _shipment_states(statements, {item.shipment.id for item in fresh})
         stored: list[LoggedEvent] = []
         for item in fresh:
             head += 1
@@ -163,8 +139,8 @@ class EventLog:
                     facility=item.facility,
                 )
             )
-        connection.execute(_EVENTS.insert(), [_event_row(event) for event in stored])
-        _save_states(connection, states)
+        statements.insert_events([_event_row(event) for event in stored])
+        _save_states(statements, states)
         fresh_ids = {event.id for event in stored}
         results = []
         for item in pending:
@@ -207,8 +183,15 @@ class EventLog:
         return [_logged_event(row) for row in rows]
 
 
-def _shipment_states(connection: Connection, ids: set[str]) -> dict[str, _ShipmentState]:
-    rows = connection.execute(_STATES, {"ids": list(ids)})
+_Appended = tuple[list[AppendResult], list[LoggedEvent]]
+
+
+def _with_core_statements(connection: Connection, append: Callable[[LogStatements], _Appended]) -> _Appended:
+    return append(CoreLogStatements(connection))
+
+
+def _shipment_states(statements: LogStatements, ids: set[str]) -> dict[str, _ShipmentState]:
+    rows = statements.shipment_states(list(ids))
     states = {
         row.id: _ShipmentState(
             merchant_id=row.merchant_id,
@@ -227,7 +210,7 @@ def _shipment_states(connection: Connection, ids: set[str]) -> dict[str, _Shipme
     return states
 
 
-def _save_states(connection: Connection, states: dict[str, _ShipmentState]) -> None:
+def _save_states(statements: LogStatements, states: dict[str, _ShipmentState]) -> None:
     changed = [
         {
             "b_id": shipment_id,
@@ -235,18 +218,18 @@ def _save_states(connection: Connection, states: dict[str, _ShipmentState]) -> N
             "substatus": state.substatus,
             "last_event_at": state.last_event_at,
             "milestone": state.milestone.value if state.milestone else None,
-            "final": TrackingStatus(state.status).is_final,
+            "final": state.final,
         }
         for shipment_id, state in states.items()
         if state.changed
     ]
     if not changed:
         return
-    connection.execute(_SAVE_STATE, changed)
+    statements.save_states(changed)
     # A parcel that reached a final status is not polled again.
-    finished = [item["b_id"] for item in changed if item["final"]]
+    finished = [shipment_id for shipment_id, state in states.items() if state.changed and state.final]
     if finished:
-        connection.execute(update(_SHIPMENTS).where(_S.id.in_(finished)).values(next_poll_at=None))
+        statements.stop_polling(finished)
 
 
 def _advance(state: _ShipmentState, event: TrackingEvent, milestone: ReturnMilestone | None) -> None:

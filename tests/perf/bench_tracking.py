@@ -429,6 +429,9 @@ async def _serve_and_measure(args: argparse.Namespace) -> dict[str, Any]:
         application = await build_application(settings)
         tracking = application.tracking
         assert tracking is not None
+        if args.without_reclaim_follower and application.reclaim is not None:
+            # Diagnostic: the duty-reclaim follower catches up with the tracking log on every bus message.
+            await application.reclaim.close()
         await application.tenancy.ensure_merchant(MERCHANT, "Bench Merchant")
         _, api_key = await application.tenancy.create_api_key(MERCHANT)
         numbers = [f"BH{run_id}{index:05d}".upper() for index in range(args.subscribers)]
@@ -482,6 +485,7 @@ def _summary(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]
         "label_subscribers": args.subscribers,
         "merchant_subscribers": args.merchant_subscribers,
         "cores": multiprocessing.cpu_count(),
+        "reclaim_follower": not args.without_reclaim_follower,
     }
     if args.find_max:
         at_max = next((lvl for lvl in ours["levels"] if lvl["rate"] == ours["max_events_per_s"]), None)
@@ -545,6 +549,11 @@ def main() -> None:
     parser.add_argument("--max-p99-ms", type=float, default=100.0)
     parser.add_argument("--database-url", default="", help="default: SQLite in a temporary directory")
     parser.add_argument("--bus-url", default="memory://")
+    parser.add_argument(
+        "--without-reclaim-follower",
+        action="store_true",
+        help="diagnostic: stop the duty-reclaim follower, which reads the log after every tracking commit",
+    )
     args = parser.parse_args()
     configure_logging("WARNING", "console")
     result = asyncio.run(_serve_and_measure(args))
