@@ -105,6 +105,14 @@ async def test_append_numbers_from_the_head_and_reports_duplicates_with_their_cu
         (3, S.DELIVERED, ReturnMilestone.ARRIVED_AT_HUB),
     ]
     assert history[0].event.occurred_at == START
+    if database.backend == "sqlite":  # the appender's own statements store what SQLAlchemy would
+        async with database.engine.connect() as connection:
+            stored_row = (
+                await connection.exec_driver_sql(
+                    "SELECT occurred_at, raw, location_city FROM tracking_events WHERE cursor = 1"
+                )
+            ).one()
+        assert tuple(stored_row) == ("2026-03-02 09:00:00.000000", "{}", "")
     assert history[0].label_id == "lbl_1"
     assert [
         e.cursor for e in await log.read(EventSelection("acme", label_ids=frozenset({"lbl_1"})), 1, 10)
