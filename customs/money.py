@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache, lru_cache
 
@@ -178,6 +178,10 @@ class FxTable:
     as_of: dt.date
     rates: Mapping[str, Decimal]
     source: str = ""
+    # Cross rates already worked out, by (source, target) code: every quote converts a price.
+    _pairs: dict[tuple[str, str], Decimal] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base", validate_currency(self.base))
@@ -191,15 +195,21 @@ class FxTable:
 
     def rate(self, source: str, target: str) -> Decimal:
         source, target = validate_currency(source), validate_currency(target)
+        pair = self._pairs.get((source, target))
+        if pair is not None:
+            return pair
         if source == target:
-            return Decimal(1)
-        try:
-            return self.rates[target] / self.rates[source]
-        except KeyError:
-            raise MissingFxRate(source, target) from None
+            pair = Decimal(1)
+        else:
+            try:
+                pair = self.rates[target] / self.rates[source]
+            except KeyError:
+                raise MissingFxRate(source, target) from None
+        self._pairs[source, target] = pair  # valid codes only: at most ~180² entries
+        return pair
 
     def convert(self, money: Money, target: str) -> Money:
         """The amount in `target`, rounded to its minor units."""
-        converted = money.amount * self.rate(money.currency, target)
         target = validate_currency(target)
+        converted = money.amount * self.rate(money.currency, target)
         return Money(converted.quantize(_minor_unit(target), rounding=ROUND_HALF_UP), target)

@@ -35,7 +35,8 @@ class LanePerformance:
     unknown_reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: an answer builds one per rate, and a frozen dataclass's __init__ costs twice as much. Read only.
+@dataclass(slots=True)
 class Quote:
     token: str
     expires_at: dt.datetime

@@ -49,7 +49,7 @@ def _sort_key(quote: Quote, order: QuoteSort) -> tuple[object, ...]:
     amount = quote.display_price.amount if quote.display_price else Decimal(0)
     no_days = quote.transit_days is None
     days = quote.transit_days or 0
-    tie_break = (quote.carrier, quote.service_code, quote.handover.value)
+    tie_break = (quote.carrier, quote.service_code, quote.handover)  # a StrEnum orders as its value
     if order is QuoteSort.FASTEST:
         return (unpriced, no_days, days, amount, *tie_break)
     if order is QuoteSort.BEST_VALUE:

@@ -18,6 +18,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
 from carriers.models import Handover, ReturnShipment
@@ -33,8 +34,10 @@ from service.errors import (
 
 _VERSION = "q1"
 _MIN_SECRET_BYTES = 16
-# json.dumps with these arguments builds a new encoder on every call; a token is signed per quote.
-_PAYLOAD_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# Payload strings are written with the JSON encoder's own string escaping (what json.dumps(...,
+# ensure_ascii=False) emits): a token is signed per quote, and an answer's quotes share most of the payload.
+_json_string = encode_basestring
+_HANDOVERS = {handover: _json_string(handover.value) for handover in Handover}
 
 
 class QuoteTokenError(ApplicationError):
@@ -119,20 +122,17 @@ class QuoteTokenSigner:
         mac.update(signed_part.encode("ascii"))
         return mac.digest()
 
+    def for_answer(self, *, shipment_digest: str, merchant_id: str, expires_at: dt.datetime) -> AnswerTokens:
+        """Signs the quotes of one answer, which share the shipment, the merchant and the expiry."""
+        return AnswerTokens(self._mac, shipment_digest, merchant_id, expires_at)
+
     def sign(self, claims: QuoteClaims) -> str:
-        payload = [
-            claims.account_id,
-            claims.service_code,
-            claims.handover.value,
-            format(claims.price.amount, "f"),
-            claims.price.currency,
-            claims.shipment_digest,
-            claims.merchant_id,
-            int(claims.expires_at.timestamp()),
-        ]
-        body = _b64encode(_PAYLOAD_JSON.encode(payload).encode())
-        signed_part = f"{_VERSION}.{body}"
-        return f"{signed_part}.{_b64encode(self._signature(self._mac, signed_part))}"
+        tokens = self.for_answer(
+            shipment_digest=claims.shipment_digest,
+            merchant_id=claims.merchant_id,
+            expires_at=claims.expires_at,
+        )
+        return tokens.sign(claims.account_id, claims.service_code, claims.handover, claims.price)
 
     def verify(
         self,
@@ -163,6 +163,32 @@ class QuoteTokenSigner:
         if shipment_digest is not None and not hmac.compare_digest(claims.shipment_digest, shipment_digest):
             raise QuoteShipmentMismatch()
         return claims
+
+
+class AnswerTokens:
+    """The quote tokens of one answer: the payload's common tail is written once, each token costs one
+    HMAC (a copy of the keyed state) and two base64 encodings."""
+
+    __slots__ = ("_mac", "_tail", "expires_at")
+
+    def __init__(
+        self, mac: hmac.HMAC, shipment_digest: str, merchant_id: str, expires_at: dt.datetime
+    ) -> None:
+        self._mac = mac
+        self.expires_at = expires_at
+        self._tail = (
+            f",{_json_string(shipment_digest)},{_json_string(merchant_id)},{int(expires_at.timestamp())}]"
+        )
+
+    def sign(self, account_id: str, service_code: str, handover: Handover, price: Money) -> str:
+        payload = (
+            f"[{_json_string(account_id)},{_json_string(service_code)},{_HANDOVERS[handover]},"
+            f'"{format(price.amount, "f")}",{_json_string(price.currency)}{self._tail}'
+        )
+        signed_part = f"{_VERSION}.{_b64encode(payload.encode())}"
+        mac = self._mac.copy()
+        mac.update(signed_part.encode("ascii"))
+        return f"{signed_part}.{_b64encode(mac.digest())}"
 
 
 def _decode_claims(body: str) -> QuoteClaims:

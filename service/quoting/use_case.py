@@ -38,7 +38,7 @@ from service.quoting.policy import NoReturnPolicy, ReturnPolicyBook
 from service.quoting.quotes import CarrierQuoteFailure, LanePerformance, Quote, QuoteReturnResult
 from service.quoting.ranking import BestMarks, ValueWeights, rank, value_score
 from service.quoting.request import QuotePreferences, QuoteReturnRequest
-from service.quoting.token import QuoteClaims, QuoteTokenSigner, shipment_digest
+from service.quoting.token import AnswerTokens, QuoteTokenSigner, shipment_digest
 from service.quoting.validation import RoutedShipment, preference_violations, validate_shipment
 
 _log = logging.getLogger(__name__)
@@ -141,6 +141,10 @@ class QuoteReturns:
         self._lane_performance = lane_performance
         self._outcomes = outcomes
         self._loop_clock = loop_clock
+        # Declared capabilities do not change: each quote reads its account's label formats.
+        self._label_formats = {
+            account_id: carrier.capabilities.label_formats for account_id, carrier in carriers.items()
+        }
 
     @classmethod
     def from_carriers(
@@ -209,40 +213,24 @@ class QuoteReturns:
         accounts, failures = self._plan(routed, preferences)
         answers = await self._fan_out(shipment, accounts, deadline)
         rates = self._kept_rates(answers, preferences.handover, failures)
+        origin = shipment.origin_country
         destination = routed.hub.id if routed.hub else shipment.destination_country
         if self._outcomes is not None:
-            self._count(answers, request.merchant_id, shipment.origin_country, destination)
-        lanes = await self._lanes(rates, shipment.origin_country, destination, request.merchant_id, deadline)
-        digest = shipment_digest(shipment)
-        expires_at = (now + self._settings.token_ttl).replace(microsecond=0)
+            self._count(answers, request.merchant_id, origin, destination)
         limit = preferences.max_transit_days
-        kept = [r for r in rates if not limit or (r.transit_days is not None and r.transit_days <= limit)]
-        priced = [(rate, self._display_price(rate.price, display_currency)) for rate in kept]
-        marks = BestMarks.of((display, rate.transit_days) for rate, display in priced)
-        quotes = [
-            self._quote(
-                rate,
-                display,
-                marks,
-                routed.hub,
-                today,
-                lanes.get(
-                    LaneKey(
-                        rate.account_id,
-                        rate.service_code,
-                        shipment.origin_country,
-                        destination,
-                        request.merchant_id,
-                    )
-                )
-                if lanes
-                else None,
-                digest,
-                request.merchant_id,
-                expires_at,
-            )
-            for rate, display in priced
+        if limit:
+            rates = [r for r in rates if r.transit_days is not None and r.transit_days <= limit]
+        lane_keys = [
+            LaneKey(rate.account_id, rate.service_code, origin, destination, request.merchant_id)
+            for rate in rates
         ]
+        lanes = await self._lanes(lane_keys, deadline)
+        tokens = self._signer.for_answer(
+            shipment_digest=shipment_digest(shipment),
+            merchant_id=request.merchant_id,
+            expires_at=(now + self._settings.token_ttl).replace(microsecond=0),
+        )
+        quotes = self._quotes(rates, lane_keys, lanes, display_currency, routed.hub, today, tokens)
         return QuoteReturnResult(
             quotes=rank(quotes, preferences.sort),
             errors=tuple(failures),
@@ -385,19 +373,12 @@ class QuoteReturns:
                 # Counting is bookkeeping: it never costs the caller the quotes.
                 _log.exception("quote outcome not counted")
 
-    async def _lanes(
-        self, rates: Sequence[Rate], origin: str, destination: str, merchant_id: str, deadline: float
-    ) -> Mapping[LaneKey, LanePerformance]:
-        if self._lane_performance is None or not rates:
+    async def _lanes(self, keys: Sequence[LaneKey], deadline: float) -> Mapping[LaneKey, LanePerformance]:
+        if self._lane_performance is None or not keys:
             return {}
-        keys = list(
-            dict.fromkeys(
-                LaneKey(r.account_id, r.service_code, origin, destination, merchant_id) for r in rates
-            )
-        )
         try:
             async with asyncio.timeout(max(0.0, deadline - self._loop_clock())):
-                return await self._lane_performance.lane_performance(keys)
+                return await self._lane_performance.lane_performance(list(dict.fromkeys(keys)))
         except TimeoutError:
             return {}
         except Exception:
@@ -411,55 +392,54 @@ class QuoteReturns:
         except MissingFxRate:
             return None
 
-    def _quote(
+    def _quotes(
         self,
-        rate: Rate,
-        display_price: Money | None,
-        marks: BestMarks,
+        rates: Sequence[Rate],
+        lane_keys: Sequence[LaneKey],
+        lanes: Mapping[LaneKey, LanePerformance],
+        display_currency: str,
         hub: Hub | None,
         today: dt.date,
-        lane: LanePerformance | None,
-        digest: str,
-        merchant_id: str,
-        expires_at: dt.datetime,
-    ) -> Quote:
-        estimated = rate.estimated_delivery
-        if estimated is None and rate.transit_days is not None:
-            estimated = add_business_days(today, rate.transit_days)
-        claims = QuoteClaims(
-            account_id=rate.account_id,
-            service_code=rate.service_code,
-            handover=rate.handover,
-            price=rate.price,
-            shipment_digest=digest,
-            merchant_id=merchant_id,
-            expires_at=expires_at,
-        )
-        account = self._accounts[rate.account_id]
-        return Quote(
-            token=self._signer.sign(claims),
-            expires_at=expires_at,
-            account_id=rate.account_id,
-            carrier=rate.carrier,
-            provider=account.adapter,
-            service_code=rate.service_code,
-            service_name=rate.service_name,
-            price=rate.price,
-            display_price=display_price,
-            components=rate.components,
-            transit_days=rate.transit_days,
-            estimated_delivery=estimated,
-            handover=rate.handover,
-            hub=hub,
-            label_formats=self._carriers[rate.account_id].capabilities.label_formats,
-            lane_performance=lane,
-            value_score=(
-                value_score(display_price.amount, rate.transit_days, lane, self._settings.weights)
-                if display_price is not None
-                else None
-            ),
-            tags=marks.tags(display_price, rate.transit_days),
-        )
+        tokens: AnswerTokens,
+    ) -> list[Quote]:
+        """A quote per rate, signed and tagged; rates and lane_keys in the same order."""
+        displayed = [self._display_price(rate.price, display_currency) for rate in rates]
+        marks = BestMarks.of(zip(displayed, [rate.transit_days for rate in rates], strict=True))
+        weights = self._settings.weights
+        expires_at = tokens.expires_at
+        quotes = []
+        for rate, display, key in zip(rates, displayed, lane_keys, strict=True):
+            account_id = rate.account_id
+            days = rate.transit_days
+            estimated = rate.estimated_delivery
+            if estimated is None and days is not None:
+                estimated = add_business_days(today, days)
+            lane = lanes.get(key) if lanes else None
+            quotes.append(
+                Quote(
+                    token=tokens.sign(account_id, rate.service_code, rate.handover, rate.price),
+                    expires_at=expires_at,
+                    account_id=account_id,
+                    carrier=rate.carrier,
+                    provider=self._accounts[account_id].adapter,
+                    service_code=rate.service_code,
+                    service_name=rate.service_name,
+                    price=rate.price,
+                    display_price=display,
+                    components=rate.components,
+                    transit_days=days,
+                    estimated_delivery=estimated,
+                    handover=rate.handover,
+                    hub=hub,
+                    label_formats=self._label_formats[account_id],
+                    lane_performance=lane,
+                    value_score=(
+                        value_score(display.amount, days, lane, weights) if display is not None else None
+                    ),
+                    tags=marks.tags(display, days),
+                )
+            )
+        return quotes
 
     def _refusal(self, account_id: str, code: str, message: str) -> CarrierQuoteFailure:
         account = self._accounts[account_id]

@@ -142,9 +142,30 @@ def test_digest_ignores_names_and_street_lines_but_not_what_prices_depend_on() -
     st.decimals(min_value=0, max_value=10_000, places=2),
     st.sampled_from(list(Handover)),
     st.text(min_size=1, max_size=20),
+    st.text(min_size=1, max_size=20),
 )
-def test_any_claims_round_trip(amount: object, handover: Handover, merchant: str) -> None:
+def test_any_claims_round_trip(amount: object, handover: Handover, merchant: str, service: str) -> None:
     claims = dataclasses.replace(
-        CLAIMS, price=Money.of(amount, "EUR"), handover=handover, merchant_id=merchant
+        CLAIMS, price=Money.of(amount, "EUR"), handover=handover, merchant_id=merchant, service_code=service
     )  # type: ignore[arg-type]
-    assert SIGNER.verify(SIGNER.sign(claims), merchant_id=merchant, now=NOW) == claims
+    token = SIGNER.sign(claims)
+    assert SIGNER.verify(token, merchant_id=merchant, now=NOW) == claims
+    # The payload is the JSON array of the claims, whatever characters they hold.
+    body = token.split(".")[1]
+    assert json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))[1:3] == [
+        service,
+        handover.value,
+    ]
+
+
+def test_an_answers_tokens_are_those_of_its_claims() -> None:
+    tokens = SIGNER.for_answer(
+        shipment_digest=CLAIMS.shipment_digest, merchant_id="m-1", expires_at=CLAIMS.expires_at
+    )
+    pickup = dataclasses.replace(CLAIMS, handover=Handover.PICKUP, price=Money.of("13.05", "EUR"))
+    for claims in (CLAIMS, pickup):
+        token = tokens.sign(claims.account_id, claims.service_code, claims.handover, claims.price)
+        assert token == SIGNER.sign(claims)
+        assert (
+            SIGNER.verify(token, merchant_id="m-1", now=NOW, shipment_digest=CLAIMS.shipment_digest) == claims
+        )
