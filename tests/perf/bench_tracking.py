@@ -50,6 +50,7 @@ ACCOUNT = "tulip-parcel"
 MERCHANT = "bench-merchant"
 CHANNELS = 16
 DRAIN_SECONDS = 5.0
+MIN_SEARCH_RATE = 50.0
 SUBSCRIBE = "/backhaul.v1.TrackingService/SubscribeTracking"
 INGEST = "/backhaul.v1.TrackingService/IngestTrackingEvents"
 
@@ -348,21 +349,29 @@ class Client:
             level.p99_ms = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
 
     async def find_max(self) -> tuple[float, list[Level]]:
+        """Step the rate up (x1.5) from the start rate until a level fails, or down (/1.5, to 50/s at
+        least) until one passes; then halve the interval between the best pass and the first failure
+        three times."""
         plan = self.plan
         levels: list[Level] = []
         best = 0.0
-        rate = plan.start_rate
         failed: float | None = None
-        while failed is None:
+        rate = plan.start_rate
+        while True:
             level = await self.run_level(rate)
             levels.append(level)
             if level.passed(plan.max_p99_ms):
                 best = rate
+                if failed is not None:
+                    break
                 rate *= 1.5
             else:
                 failed = rate
+                if best or rate < MIN_SEARCH_RATE:
+                    break
+                rate /= 1.5
         for _ in range(3):
-            if best == 0.0 or failed / best < 1.1:
+            if best == 0.0 or failed is None or failed / best < 1.1:
                 break
             rate = round((best + failed) / 2)
             level = await self.run_level(rate)
