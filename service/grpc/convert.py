@@ -780,73 +780,110 @@ def _tags_to_proto(tags: frozenset[QuoteTag]) -> tuple[rates_pb2.QuoteTag.ValueT
 
 
 def quote_to_proto(quote: Quote, hub: common_pb2.ReturnsHub | None = None) -> rates_pb2.Quote:
-    """`hub`: the destination hub already converted (one hub per answer, converted once)."""
-    seconds, nanos = _epoch(quote.expires_at)
-    message = rates_pb2.Quote(
-        quote_token=quote.token,
-        service_code=quote.service_code,
-        service_name=quote.service_name,
-        transit_days=quote.transit_days or 0,
-        handover=handover_to_proto(quote.handover),
-        tags=_tags_to_proto(quote.tags),
-        label_formats=_label_formats_to_proto(quote.label_formats),
-    )
-    # Sub-messages are filled in place: building them apart and copying them in costs twice as much.
-    message.expire_time.seconds, message.expire_time.nanos = seconds, nanos
-    carrier = message.carrier
-    carrier.account_id, carrier.name, carrier.provider = quote.account_id, quote.carrier, quote.provider
-    set_money(message.price, quote.price)
-    for component in quote.components:
-        part = message.price_components.add(code=component.code, description=component.description)
-        set_money(part.amount, component.amount)
-    if quote.display_price is not None:
-        set_money(message.display_price, quote.display_price)
-    if quote.estimated_delivery is not None:
-        set_date(message.estimated_delivery_date, quote.estimated_delivery)
-    if hub is not None:
-        message.destination_hub.CopyFrom(hub)
-    elif quote.hub is not None:
-        message.destination_hub.CopyFrom(hub_to_proto(quote.hub))
-    if quote.lane_performance is not None:
-        message.lane_performance.CopyFrom(lane_performance_to_proto(quote.lane_performance))
+    """`hub`: the destination hub already converted."""
+    message = rates_pb2.Quote()
+    _QuoteWriter(hub).write(message, quote)
     return message
+
+
+class _QuoteWriter:
+    """Fills Quote messages in place. What quotes share (expiry, carrier, destination hub, label formats,
+    lane figures) is built once per combination and copied in: an answer holds a dozen quotes or more."""
+
+    __slots__ = ("_hub", "_shared")
+
+    def __init__(self, hub: common_pb2.ReturnsHub | None = None) -> None:
+        self._hub = hub  # the answer's destination hub, converted once
+        self._shared: dict[tuple[object, ...], rates_pb2.Quote] = {}
+
+    def write(self, message: rates_pb2.Quote, quote: Quote) -> None:
+        key = (
+            quote.account_id,
+            quote.carrier,
+            quote.provider,
+            quote.expires_at,
+            id(quote.hub),  # the hub object lives as long as the quotes that name it
+            quote.label_formats,
+            quote.lane_performance,
+        )
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._shared[key] = self._shared_part(quote)
+        message.CopyFrom(shared)
+        message.quote_token = quote.token
+        message.service_code = quote.service_code
+        message.service_name = quote.service_name
+        set_money(message.price, quote.price)
+        for component in quote.components:
+            part = message.price_components.add(code=component.code, description=component.description)
+            set_money(part.amount, component.amount)
+        if quote.display_price is not None:
+            set_money(message.display_price, quote.display_price)
+        if quote.transit_days:
+            message.transit_days = quote.transit_days
+        if quote.estimated_delivery is not None:
+            set_date(message.estimated_delivery_date, quote.estimated_delivery)
+        message.handover = handover_to_proto(quote.handover)
+        if quote.tags:
+            message.tags.extend(_tags_to_proto(quote.tags))
+
+    def _shared_part(self, quote: Quote) -> rates_pb2.Quote:
+        message = rates_pb2.Quote(label_formats=_label_formats_to_proto(quote.label_formats))
+        message.expire_time.seconds, message.expire_time.nanos = _epoch(quote.expires_at)
+        carrier = message.carrier
+        carrier.account_id, carrier.name, carrier.provider = quote.account_id, quote.carrier, quote.provider
+        if quote.hub is not None:
+            message.destination_hub.CopyFrom(self._hub or hub_to_proto(quote.hub))
+        if quote.lane_performance is not None:
+            message.lane_performance.CopyFrom(lane_performance_to_proto(quote.lane_performance))
+        return message
 
 
 def carrier_quote_failure_to_proto(failure: CarrierQuoteFailure) -> rates_pb2.CarrierQuoteError:
-    message = rates_pb2.CarrierQuoteError(
-        carrier=carrier_to_proto(failure.account_id, failure.carrier, failure.provider),
-        code=carrier_error_code_to_proto(failure.code),
-        message=failure.message,
-        retryable=failure.retryable,
-        field=failure.field,
-    )
+    message = rates_pb2.CarrierQuoteError()
+    _set_carrier_quote_failure(message, failure)
+    return message
+
+
+def _set_carrier_quote_failure(message: rates_pb2.CarrierQuoteError, failure: CarrierQuoteFailure) -> None:
+    carrier = message.carrier
+    carrier.account_id, carrier.name, carrier.provider = failure.account_id, failure.carrier, failure.provider
+    message.code = carrier_error_code_to_proto(failure.code)
+    message.message = failure.message
+    message.retryable = failure.retryable
+    message.field = failure.field
     if failure.retry_after_seconds is not None:
         message.retry_after.CopyFrom(duration_to_proto(failure.retry_after_seconds))
-    return message
 
 
 def policy_decision_to_proto(decision: PolicyDecision) -> rates_pb2.ReturnPolicyDecision:
-    message = rates_pb2.ReturnPolicyDecision(
-        eligible=decision.eligible,
-        reason=decision.reason,
-        payer=_PAYERS[decision.payer],
-        customer_fee=money_to_proto(decision.customer_fee),
-        policy_id=decision.policy_id,
-    )
-    if decision.window_end is not None:
-        message.window_end_date.CopyFrom(date_to_proto(decision.window_end))
+    message = rates_pb2.ReturnPolicyDecision()
+    _set_policy_decision(message, decision)
     return message
 
 
+def _set_policy_decision(message: rates_pb2.ReturnPolicyDecision, decision: PolicyDecision) -> None:
+    message.eligible = decision.eligible
+    message.reason = decision.reason
+    message.payer = _PAYERS[decision.payer]
+    set_money(message.customer_fee, decision.customer_fee)
+    message.policy_id = decision.policy_id
+    if decision.window_end is not None:
+        set_date(message.window_end_date, decision.window_end)
+
+
 def quote_return_result_to_proto(result: QuoteReturnResult) -> rates_pb2.QuoteReturnResponse:
-    hub = hub_to_proto(result.hub) if result.hub is not None else None
-    return rates_pb2.QuoteReturnResponse(
-        quotes=[quote_to_proto(quote, hub) for quote in result.quotes],
-        errors=[carrier_quote_failure_to_proto(failure) for failure in result.errors],
-        fx_as_of=date_to_proto(result.fx_as_of),
-        return_policy=policy_decision_to_proto(result.return_policy),
-        cross_border=result.cross_border,
-    )
+    # Filled in place: messages built apart and passed to the constructor would be copied once more.
+    response = rates_pb2.QuoteReturnResponse(cross_border=result.cross_border)
+    writer = _QuoteWriter(hub_to_proto(result.hub) if result.hub is not None else None)
+    add_quote = response.quotes.add
+    for quote in result.quotes:
+        writer.write(add_quote(), quote)
+    for failure in result.errors:
+        _set_carrier_quote_failure(response.errors.add(), failure)
+    set_date(response.fx_as_of, result.fx_as_of)
+    _set_policy_decision(response.return_policy, result.return_policy)
+    return response
 
 
 # Labels ------------------------------------------------------------------------------------------------
