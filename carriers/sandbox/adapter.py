@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -174,6 +175,9 @@ class SandboxCarrier:
         self._webhook_secret = webhook_secret
         self._clock = clock
         self._rng = random.Random(settings.seed)
+        # The simulated carrier's price list: a shipment's rates depend only on its lane, its started kilos
+        # and the handover, and Rates are immutable, so each combination is worked out once.
+        self._price_list = functools.lru_cache(maxsize=1024)(self._priced)
         self._calls = 0
         self._purchases: dict[str, _Purchase] = {}
         self._by_key: dict[str, str] = {}  # idempotency key -> tracking number
@@ -258,38 +262,42 @@ class SandboxCarrier:
         if mode is SandboxMode.MALFORMED:
             raise MalformedResponse("sandbox: response body is not valid JSON", carrier=carrier)
 
-    def _rates(self, shipment: ReturnShipment) -> list[Rate]:
+    def _rates(self, shipment: ReturnShipment) -> Sequence[Rate]:
         """Each service for each handover (drop-off first), or for `shipment.handover` only."""
-        # Shipment properties are read once: this runs for every quote of every benchmark call.
         origin, destination = shipment.origin_country, shipment.destination_country
+        started_kg = -(-shipment.total_weight_grams // 1000)
+        return self._price_list(origin, destination, started_kg, shipment.handover)
+
+    def _priced(
+        self, origin: str, destination: str, started_kg: int, handover: Handover | None
+    ) -> tuple[Rate, ...]:
+        """The rates of a shipment, which depend on these alone (see `_price_list`)."""
         if not self._capabilities.serves(origin, destination):
             raise UnsupportedLane(f"sandbox does not collect in {origin}", carrier=self._account_id)
         settings = self.settings
-        started_kg = -(-shipment.total_weight_grams // 1000)
         cross_border = origin != destination
         base = settings.base_price + settings.per_kg * started_kg
         if cross_border:
             base += settings.cross_border_fee
-        handovers = _HANDOVERS if shipment.handover is None else (shipment.handover,)
         raw = {"started_kg": started_kg, "cross_border": cross_border}
-        rates = []
-        for handover in handovers:
-            pickup = settings.pickup_fee if handover is Handover.PICKUP else Decimal(0)
-            for service in _SERVICES:
-                rates.append(
-                    Rate(
-                        account_id=self._account_id,
-                        carrier=self._carrier,
-                        service_code=service.code,
-                        service_name=service.name,
-                        price=Money(base * service.factor + pickup, settings.currency).rounded(),
-                        transit_days=service.cross_border_days if cross_border else service.domestic_days,
-                        handover=handover,
-                        carrier_rate_id=f"rate_{service.code}_{handover.value}_{started_kg}",
-                        raw=raw,
-                    )
-                )
-        return rates
+        return tuple(
+            Rate(
+                account_id=self._account_id,
+                carrier=self._carrier,
+                service_code=service.code,
+                service_name=service.name,
+                price=Money(
+                    base * service.factor + (settings.pickup_fee if each is Handover.PICKUP else 0),
+                    settings.currency,
+                ).rounded(),
+                transit_days=service.cross_border_days if cross_border else service.domestic_days,
+                handover=each,
+                carrier_rate_id=f"rate_{service.code}_{each.value}_{started_kg}",
+                raw=raw,
+            )
+            for each in (_HANDOVERS if handover is None else (handover,))
+            for service in _SERVICES
+        )
 
     async def quote(self, shipment: ReturnShipment) -> Sequence[Rate]:
         await self._behave()
