@@ -104,6 +104,11 @@ def add_business_days(start: dt.date, days: int) -> dt.date:
     return current
 
 
+def _end_waiting(waiting: asyncio.Future[None]) -> None:
+    if not waiting.done():
+        waiting.set_result(None)
+
+
 @dataclass(slots=True)
 class _Answer:
     account_id: str
@@ -299,29 +304,54 @@ class QuoteReturns:
     async def _fan_out(
         self, shipment: ReturnShipment, accounts: Sequence[str], deadline: float
     ) -> list[_Answer]:
-        # One task per account: its one call answers every service and handover it offers.
+        """One call per account (it answers every service and handover the account offers), all at once.
+
+        Each call ends itself at the deadline (the resilience layer's timeout); a margin later, a call still
+        running is cancelled and answers TIMEOUT. One future counts the calls down, which costs less than
+        asyncio.wait's per-call bookkeeping.
+        """
+        if not accounts:
+            return []
+        loop = asyncio.get_running_loop()
         started = self._loop_clock()
-        finished: dict[str, float] = {}  # account -> when its call ended
+        ended_at: dict[str, float] = {}  # account -> when its call ended
+        all_ended = loop.create_future()
+        running = len(accounts)
+
+        def call_ended(account_id: str, _: object) -> None:
+            nonlocal running
+            ended_at[account_id] = self._loop_clock()
+            running -= 1
+            if not running and not all_ended.done():
+                all_ended.set_result(None)
+
         calls: list[tuple[str, asyncio.Task[Sequence[Rate]]]] = []
         for account_id in accounts:
-            task = asyncio.create_task(self._carriers[account_id].quote(shipment, deadline=deadline))
-            task.add_done_callback(functools.partial(self._call_ended, finished, account_id))
+            task = loop.create_task(self._carriers[account_id].quote(shipment, deadline=deadline))
+            task.add_done_callback(functools.partial(call_ended, account_id))
             calls.append((account_id, task))
-        if not calls:
-            return []
         wait = max(0.0, deadline + self._settings.deadline_margin_seconds - started)
-        done, pending = await asyncio.wait([task for _, task in calls], timeout=wait)
-        for task in pending:
+        backstop = loop.call_later(wait, _end_waiting, all_ended)
+        try:
+            await all_ended
+        except asyncio.CancelledError:
+            for _, task in calls:
+                task.cancel()
+            raise
+        finally:
+            backstop.cancel()
+        late = {account_id: task for account_id, task in calls if not task.done()}
+        for task in late.values():
             task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        if late:
+            await asyncio.gather(*late.values(), return_exceptions=True)
         answers = []
         for account_id, task in calls:
-            if task not in done or task.cancelled():
+            if account_id in late or task.cancelled():
                 timed_out = TimedOut("no answer by the deadline", carrier=account_id)
                 answers.append(_Answer(account_id, [], timed_out, self._loop_clock() - started))
                 continue
-            latency = finished.get(account_id, self._loop_clock()) - started
+            latency = ended_at[account_id] - started
             error = task.exception()
             if error is None:
                 answers.append(_Answer(account_id, list(task.result()), None, latency))
@@ -349,9 +379,6 @@ class QuoteReturns:
                     failures.append(self._refusal(answer.account_id, "UNSUPPORTED_LANE", message))
                 kept += offered
         return kept
-
-    def _call_ended(self, finished: dict[str, float], account_id: str, _: object) -> None:
-        finished[account_id] = self._loop_clock()
 
     def _count(self, answers: Sequence[_Answer], merchant_id: str, origin: str, destination: str) -> None:
         assert self._outcomes is not None

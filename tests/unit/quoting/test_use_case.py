@@ -95,6 +95,20 @@ async def test_without_a_caller_deadline_the_configured_budget_applies() -> None
     assert result.quotes
 
 
+async def test_cancelling_a_quote_cancels_its_carrier_calls() -> None:
+    hanging = sandbox_account("sandbox-hang", mode=SandboxMode.HANG)
+    service = quoting(hanging, hubs=hubs_accepting_every_carrier())
+    before = asyncio.all_tasks()
+    call = asyncio.create_task(service.execute(request(), time_remaining=10))
+    await asyncio.sleep(0.05)
+    assert len(asyncio.all_tasks() - before) == 2  # the quote and its one carrier call
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    await asyncio.sleep(0)
+    assert asyncio.all_tasks() - before == set()
+
+
 @pytest.mark.parametrize(
     ("data", "field"),
     [
