@@ -1,7 +1,9 @@
 """One replica's live feed: committed events from the bus, put in cursor order, handed to its streams.
 
-The bus delivers what any replica committed, but not necessarily in cursor order (two replicas publish
-independently) and not necessarily everything (a replica may die between its commit and its publication).
+The fan-out takes this replica's commits straight from the log writer (`accept_local`, in commit order) and
+other replicas' from the bus (its own publications it recognises and skips). The bus delivers what any
+replica committed, but not necessarily in cursor order (two replicas publish independently) and not
+necessarily everything (a replica may die between its commit and its publication).
 The log has no holes (see event_log.py), so the fan-out keeps `position`, the cursor up to which it has
 dispatched every event, and holds back anything beyond a missing cursor: having received N + 2, it knows
 N + 1 is committed and reads it from the log at once. When the bus is quiet it compares its position with
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import uuid
 from collections import deque
 from collections.abc import Callable
 
@@ -24,7 +27,7 @@ from service.logging import get_logger
 from service.tracking.event_log import EventLog
 from service.tracking.model import LoggedEvent
 from service.tracking.selection import EventSelection
-from service.tracking.wire import SUBJECT, decode_events
+from service.tracking.wire import SUBJECT, decode_events, published_by
 
 log = get_logger("backhaul.tracking.fanout")
 
@@ -108,8 +111,10 @@ class TrackingFanout:
         self._clock = clock
         self.position = 0
         self._held: dict[int, LoggedEvent] = {}
+        self.origin = uuid.uuid4().hex  # names this replica's publications on the bus
+        self._inbox: asyncio.Queue[list[LoggedEvent]] = asyncio.Queue()
         self._subscription: BusSubscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         # Queues by what they select: ("merchant", m, ""), ("label", m, label), ("number", m, number).
         self._index: dict[tuple[str, str, str], set[LiveQueue]] = {}
         self._queues: set[LiveQueue] = set()
@@ -118,17 +123,24 @@ class TrackingFanout:
         # Subscribe before reading the head: whatever commits in between arrives on the bus.
         self._subscription = await self._bus.subscribe(SUBJECT)
         self.position = await self._log.head()
-        self._task = asyncio.create_task(self._run(), name="tracking-fanout")
+        self._tasks = [
+            asyncio.create_task(self._read_bus(self._subscription), name="tracking-fanout-bus"),
+            asyncio.create_task(self._run(), name="tracking-fanout"),
+        ]
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         if self._subscription is not None:
             await self._subscription.close()
             self._subscription = None
+
+    def accept_local(self, events: list[LoggedEvent]) -> None:
+        """Events this replica just committed, in commit order (called by the log writer)."""
+        self._inbox.put_nowait(events)
 
     # -- streams --------------------------------------------------------------------------------------------
 
@@ -159,20 +171,24 @@ class TrackingFanout:
 
     # -- the feed -------------------------------------------------------------------------------------------
 
+    async def _read_bus(self, subscription: BusSubscription) -> None:
+        while True:
+            message = await subscription.get()
+            if published_by(message.payload, self.origin):
+                continue
+            try:
+                self._inbox.put_nowait(decode_events(message.payload))
+            except ValueError:
+                log.warning("tracking.unreadable_bus_message", subject=message.subject, exc_info=True)
+
     async def _run(self) -> None:
-        assert self._subscription is not None
         while True:
             try:
                 try:
                     async with asyncio.timeout(self._store_check_seconds):
-                        message = await self._subscription.get()
+                        events = await self._inbox.get()
                 except TimeoutError:
                     await self._catch_up(await self._log.head())
-                    continue
-                try:
-                    events = decode_events(message.payload)
-                except ValueError:
-                    log.warning("tracking.unreadable_bus_message", subject=message.subject, exc_info=True)
                     continue
                 await self._accept(events)
             except asyncio.CancelledError:

@@ -22,6 +22,7 @@ from service.tracking.model import AppendResult, LoggedEvent, PendingEvent
 log = get_logger("backhaul.tracking.writer")
 
 Publish = Callable[[Sequence[LoggedEvent]], Awaitable[None]]
+Deliver = Callable[[list[LoggedEvent]], None]
 
 # Events per transaction; bounded so one transaction's lock hold and IN-list stay small.
 MAX_GROUP_EVENTS = 2000
@@ -36,9 +37,12 @@ class _Request:
 
 
 class LogWriter:
-    def __init__(self, event_log: EventLog, publish: Publish) -> None:
+    def __init__(self, event_log: EventLog, publish: Publish, deliver_locally: Deliver | None = None) -> None:
+        """`deliver_locally` receives each commit's events at once, in commit order (this replica's
+        streams); `publish` sends them to the bus (other replicas, other followers)."""
         self._log = event_log
         self._publish = publish
+        self._deliver_locally = deliver_locally
         self._requests: asyncio.Queue[_Request] = asyncio.Queue()
         self._published: asyncio.Queue[list[LoggedEvent]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -97,6 +101,8 @@ class LogWriter:
                     request.done.set_exception(exc)
             return
         if stored:
+            if self._deliver_locally is not None:
+                self._deliver_locally(stored)
             self._published.put_nowait(stored)
         offset = 0
         for request in group:

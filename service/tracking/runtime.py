@@ -65,11 +65,14 @@ async def open_tracking(
     event_log = EventLog(database, load_milestone_rules())
     shipments = ShipmentRegistry(database)
 
+    fanout = TrackingFanout(event_log, bus, store_check_seconds=settings.tracking_store_check_seconds)
+
     async def publish(events: Sequence[LoggedEvent]) -> None:
         for start in range(0, len(events), BUS_MESSAGE_EVENTS):
-            await bus.publish(SUBJECT, encode_events(events[start : start + BUS_MESSAGE_EVENTS]))
+            chunk = events[start : start + BUS_MESSAGE_EVENTS]
+            await bus.publish(SUBJECT, encode_events(chunk, fanout.origin))
 
-    writer = LogWriter(event_log, publish)
+    writer = LogWriter(event_log, publish, fanout.accept_local)
     policy = PollingPolicy(
         interval=dt.timedelta(seconds=settings.tracking_poll_interval_seconds),
         backstop=dt.timedelta(seconds=settings.tracking_backstop_poll_seconds),
@@ -85,7 +88,6 @@ async def open_tracking(
         metrics=metrics,
         rng=rng,
     )
-    fanout = TrackingFanout(event_log, bus, store_check_seconds=settings.tracking_store_check_seconds)
     poller = TrackingPoller(
         shipments=shipments,
         ingestion=ingestion,

@@ -1,5 +1,9 @@
 """Logged events as bus messages (JSON), so a replica can stream an event another replica committed
-without reading it back from the database."""
+without reading it back from the database.
+
+A message names the replica that published it (`origin`) ahead of its events, so a replica recognises its
+own publications, which it has already streamed, from the first bytes and skips parsing them.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,17 @@ SUBJECT = "backhaul.tracking.events"
 _VERSION = 1
 
 
-def encode_events(events: Sequence[LoggedEvent]) -> bytes:
-    return json.dumps({"v": _VERSION, "events": [_encode(e) for e in events]}, separators=(",", ":")).encode()
+def _header(origin: str) -> bytes:
+    return json.dumps({"v": _VERSION, "o": origin}, separators=(",", ":"))[:-1].encode()
+
+
+def encode_events(events: Sequence[LoggedEvent], origin: str) -> bytes:
+    body = json.dumps([_encode(e) for e in events], separators=(",", ":"))
+    return _header(origin) + b',"events":' + body.encode() + b"}"
+
+
+def published_by(payload: bytes, origin: str) -> bool:
+    return payload.startswith(_header(origin) + b",")
 
 
 def decode_events(payload: bytes) -> list[LoggedEvent]:
