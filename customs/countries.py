@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 
 import pycountry
@@ -22,6 +22,9 @@ class UnknownSubdivision(ValueError):
         self.code = code
 
 
+# Pure lookups run for every address of every request: their answers are kept (valid codes only, as
+# exceptions are not cached; the bound keeps odd spellings of valid codes from growing the cache forever).
+@lru_cache(maxsize=1024)
 def validate_country(code: str) -> str:
     """Return the upper-cased ISO 3166-1 alpha-2 code, or raise UnknownCountry."""
     normalized = code.strip().upper()
@@ -36,6 +39,7 @@ def country_name(code: str) -> str:
     return str(country.name)
 
 
+@lru_cache(maxsize=1024)
 def validate_subdivision(country: str, code: str) -> str:
     """Accept `BY` or `DE-BY` for Bavaria; return the full ISO 3166-2 code."""
     country = validate_country(country)
@@ -57,5 +61,6 @@ def _countries_without_postal_codes() -> frozenset[str]:
     return frozenset(validate_country(str(c)) for c in codes)
 
 
+@lru_cache(maxsize=1024)
 def uses_postal_codes(country: str) -> bool:
     return validate_country(country) not in _countries_without_postal_codes()

@@ -7,6 +7,7 @@ Paths are those of the request message (`customer.address.region_code`, `parcels
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -36,8 +37,10 @@ class RoutedShipment:
     hub: Hub | None  # None when the caller gave an address instead of a hub
 
 
-def _crosses_customs(sender: Party, addressee: Party) -> bool:
-    return declaration_required(sender.address.country, addressee.address.country)
+@functools.lru_cache(maxsize=4096)
+def crosses_customs_border(origin: str, destination: str, on: dt.date) -> bool:
+    """declaration_required(origin, destination, on): a lookup in packaged data, made for every quote."""
+    return declaration_required(origin, destination, on)
 
 
 class _Violations:
@@ -61,7 +64,12 @@ def validate_shipment(
         violations.add("parcels", "at least one parcel is required")
     items = [_item(item, f"items[{i}]", today, violations) for i, item in enumerate(data.items)]
     order = _original_order(data.original_order, today, violations)
-    if customer and destination and not data.items and _crosses_customs(customer, destination):
+    if (
+        customer
+        and destination
+        and not data.items
+        and crosses_customs_border(customer.address.country, destination.address.country, today)
+    ):
         lane = f"{customer.address.country} → {destination.address.country}"
         violations.add("items", f"required: the return crosses a customs border ({lane})")
     if violations.found or customer is None or destination is None:
@@ -245,9 +253,16 @@ def _item(item: ItemInput, path: str, today: dt.date, violations: _Violations) -
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _declarable_hs_digits(raw: str, today: dt.date) -> str:
+    """validate_hs_code(raw, today).digits: the nomenclature is data shipped with the service, so the
+    answers for codes that pass are kept (refusals raise, and are not)."""
+    return validate_hs_code(raw, today).digits
+
+
 def _hs_code(raw: str, path: str, today: dt.date, violations: _Violations) -> str:
     try:
-        return validate_hs_code(raw, today).digits
+        return _declarable_hs_digits(raw, today)
     except InvalidHsCode as exc:
         violations.add(path, exc.reason)
     except HsEditionUnavailable:
