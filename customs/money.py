@@ -7,7 +7,7 @@ units (JPY 0, EUR 2, KWD 3) and ROUND_HALF_UP, the commercial rule customs autho
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache, lru_cache
@@ -213,3 +213,19 @@ class FxTable:
         target = validate_currency(target)
         converted = money.amount * self.rate(money.currency, target)
         return Money(converted.quantize(_minor_unit(target), rounding=ROUND_HALF_UP), target)
+
+    def converter(self, target: str) -> Callable[[Money], Money]:
+        """`convert(money, target)` for many amounts: the target's checks and rounding quantum are looked up
+        once, and each source currency's rate once. Raises UnknownCurrency for an unknown target; the
+        converter raises MissingFxRate for an amount whose currency has no rate."""
+        target = validate_currency(target)
+        quantum = _minor_unit(target)
+        factors: dict[str, Decimal] = {}
+
+        def convert(money: Money) -> Money:
+            factor = factors.get(money.currency)
+            if factor is None:
+                factor = factors[money.currency] = self.rate(money.currency, target)
+            return Money((money.amount * factor).quantize(quantum, rounding=ROUND_HALF_UP), target)
+
+        return convert

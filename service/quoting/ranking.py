@@ -23,6 +23,7 @@ from customs.money import Money
 from service.quoting.quotes import LanePerformance, Quote, QuoteTag
 from service.quoting.request import QuoteSort
 
+_ZERO = Decimal(0)
 _ONE = Decimal(1)
 _TWO = Decimal(2)
 
@@ -44,17 +45,43 @@ def value_score(
     return display_amount * (_ONE + weights.day_weight * days) * (_TWO - on_time)
 
 
-def _sort_key(quote: Quote, order: QuoteSort) -> tuple[object, ...]:
-    unpriced = quote.display_price is None
-    amount = quote.display_price.amount if quote.display_price else Decimal(0)
-    no_days = quote.transit_days is None
-    days = quote.transit_days or 0
-    tie_break = (quote.carrier, quote.service_code, quote.handover)  # a StrEnum orders as its value
-    if order is QuoteSort.FASTEST:
-        return (unpriced, no_days, days, amount, *tie_break)
-    if order is QuoteSort.BEST_VALUE:
-        return (unpriced, quote.value_score or Decimal(0), amount, no_days, days, *tie_break)
-    return (unpriced, amount, no_days, days, *tie_break)
+def _tie_break(quote: Quote) -> tuple[str, str, str]:
+    return (quote.carrier, quote.service_code, quote.handover)  # a StrEnum orders as its value
+
+
+def _cheapest_first(quote: Quote) -> tuple[object, ...]:
+    display = quote.display_price
+    days = quote.transit_days
+    amount = display.amount if display is not None else _ZERO
+    return (display is None, amount, days is None, days or 0, *_tie_break(quote))
+
+
+def _fastest_first(quote: Quote) -> tuple[object, ...]:
+    display = quote.display_price
+    days = quote.transit_days
+    amount = display.amount if display is not None else _ZERO
+    return (display is None, days is None, days or 0, amount, *_tie_break(quote))
+
+
+def _best_value_first(quote: Quote) -> tuple[object, ...]:
+    display = quote.display_price
+    days = quote.transit_days
+    amount = display.amount if display is not None else _ZERO
+    score = quote.value_score or _ZERO
+    return (display is None, score, amount, days is None, days or 0, *_tie_break(quote))
+
+
+_SORT_KEYS = {
+    QuoteSort.CHEAPEST: _cheapest_first,
+    QuoteSort.FASTEST: _fastest_first,
+    QuoteSort.BEST_VALUE: _best_value_first,
+}
+_TAGS = {
+    (False, False): frozenset[QuoteTag](),
+    (True, False): frozenset({QuoteTag.CHEAPEST}),
+    (False, True): frozenset({QuoteTag.FASTEST}),
+    (True, True): frozenset({QuoteTag.CHEAPEST, QuoteTag.FASTEST}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +99,11 @@ class BestMarks:
         return cls(min(priced) if priced else None, min(timed) if timed else None)
 
     def tags(self, display_price: Money | None, transit_days: int | None) -> frozenset[QuoteTag]:
-        tags = set()
-        if self.cheapest is not None and display_price is not None and display_price.amount == self.cheapest:
-            tags.add(QuoteTag.CHEAPEST)
-        if self.fastest is not None and transit_days == self.fastest:
-            tags.add(QuoteTag.FASTEST)
-        return frozenset(tags)
+        cheapest = (
+            self.cheapest is not None and display_price is not None and display_price.amount == self.cheapest
+        )
+        fastest = self.fastest is not None and transit_days == self.fastest
+        return _TAGS[cheapest, fastest]
 
 
 def rank(quotes: Sequence[Quote], order: QuoteSort) -> tuple[Quote, ...]:
@@ -87,4 +113,4 @@ def rank(quotes: Sequence[Quote], order: QuoteSort) -> tuple[Quote, ...]:
     for quote in quotes:
         tags = quote.tags | marks.tags(quote.display_price, quote.transit_days)
         tagged.append(quote if tags == quote.tags else dataclasses.replace(quote, tags=tags))
-    return tuple(sorted(tagged, key=lambda q: _sort_key(q, order)))
+    return tuple(sorted(tagged, key=_SORT_KEYS[order]))

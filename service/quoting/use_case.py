@@ -30,7 +30,6 @@ from carriers.models import Handover, Rate, ReturnShipment
 from carriers.port import Operation
 from carriers.registry import ConfiguredCarriers
 from carriers.resilience import ResilientCarrier, loop_time
-from customs.declaration import declaration_required
 from customs.money import FxTable, MissingFxRate, Money
 from service.errors import FailedPrecondition, InvalidArgument
 from service.quoting.hubs import Hub, HubDirectory
@@ -39,7 +38,12 @@ from service.quoting.quotes import CarrierQuoteFailure, LanePerformance, Quote, 
 from service.quoting.ranking import BestMarks, ValueWeights, rank, value_score
 from service.quoting.request import QuotePreferences, QuoteReturnRequest
 from service.quoting.token import AnswerTokens, QuoteTokenSigner, shipment_digest
-from service.quoting.validation import RoutedShipment, preference_violations, validate_shipment
+from service.quoting.validation import (
+    RoutedShipment,
+    crosses_customs_border,
+    preference_violations,
+    validate_shipment,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -241,7 +245,7 @@ class QuoteReturns:
             errors=tuple(failures),
             shipment=shipment,
             hub=routed.hub,
-            cross_border=declaration_required(shipment.origin_country, shipment.destination_country),
+            cross_border=crosses_customs_border(shipment.origin_country, shipment.destination_country, today),
             display_currency=display_currency,
             fx_as_of=self._fx.as_of,
             fx_source=self._fx.source,
@@ -413,12 +417,6 @@ class QuoteReturns:
             _log.exception("lane performance lookup failed")
             return {}
 
-    def _display_price(self, price: Money, display_currency: str) -> Money | None:
-        try:
-            return self._fx.convert(price, display_currency)
-        except MissingFxRate:
-            return None
-
     def _quotes(
         self,
         rates: Sequence[Rate],
@@ -430,7 +428,13 @@ class QuoteReturns:
         tokens: AnswerTokens,
     ) -> list[Quote]:
         """A quote per rate, signed and tagged; rates and lane_keys in the same order."""
-        displayed = [self._display_price(rate.price, display_currency) for rate in rates]
+        to_display = self._fx.converter(display_currency)
+        displayed: list[Money | None] = []
+        for rate in rates:
+            try:
+                displayed.append(to_display(rate.price))
+            except MissingFxRate:
+                displayed.append(None)
         marks = BestMarks.of(zip(displayed, [rate.transit_days for rate in rates], strict=True))
         weights = self._settings.weights
         expires_at = tokens.expires_at
