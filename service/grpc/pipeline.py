@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import contextvars
 import inspect
+import itertools
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any
@@ -43,6 +44,24 @@ _level = logging.getLogger("backhaul.rpc")
 
 # Outcomes that are routine for a client; everything else is logged at INFO for audit and debugging.
 _QUIET_CODES = frozenset({"OK", "CANCELLED", "NOT_FOUND"})
+
+
+def _log_context_variables() -> tuple[contextvars.ContextVar[Any], ...]:
+    """structlog's context variables for the keys every call binds (each token names its variable).
+
+    A call sets them directly: each RPC runs in a task of its own, whose context starts from the server's,
+    so nothing of another call is there to clear, and clear_contextvars() would copy and walk the context.
+    """
+    tokens = structlog.contextvars.bind_contextvars(correlation_id=None, method=None, merchant_id=None)
+    structlog.contextvars.reset_contextvars(**tokens)
+    return tokens["correlation_id"].var, tokens["method"].var, tokens["merchant_id"].var
+
+
+_CORRELATION_ID, _METHOD, _MERCHANT_ID = _log_context_variables()
+# Correlation ids for calls without an x-request-id: a random prefix per process and a counter (unique like
+# a UUID across replicas, without reading the system's random source on every call).
+_CORRELATION_PREFIX = secrets.token_hex(8)
+_CALL_NUMBERS = itertools.count(1)
 
 
 class RpcPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
@@ -77,16 +96,13 @@ class RpcPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     async def _authenticate(
         self, method: str, public: bool, context: grpc.aio.ServicerContext[Any, Any]
     ) -> contextvars.Token[Principal | None] | None:
-        metadata = context.invocation_metadata()
-        request_id = next(
-            (v for k, v in metadata or () if k == "x-request-id" and isinstance(v, str) and v), ""
-        )
-        structlog.contextvars.bind_contextvars(
-            correlation_id=request_id[:64] or uuid.uuid4().hex, method=method
-        )
+        metadata = context.invocation_metadata() or ()
+        request_id = next((v for k, v in metadata if k == "x-request-id" and isinstance(v, str) and v), "")
+        _CORRELATION_ID.set(request_id[:64] or f"{_CORRELATION_PREFIX}{next(_CALL_NUMBERS):016x}")
+        _METHOD.set(method)
         if public:
             return None
-        credential = bearer_credential(tuple(metadata or ()))
+        credential = bearer_credential(metadata)
         principal = await self._authenticator.authenticate(credential) if credential else None
         if principal is None:
             raise Unauthenticated(
@@ -94,7 +110,7 @@ class RpcPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 if credential
                 else "missing `authorization: Bearer <api key>` metadata"
             )
-        structlog.contextvars.bind_contextvars(merchant_id=principal.merchant_id)
+        _MERCHANT_ID.set(principal.merchant_id)
         return bind_principal(principal)
 
     def _map(self, exc: Exception) -> MappedStatus:
@@ -126,7 +142,6 @@ class _RpcCall(contextlib.AbstractAsyncContextManager[None]):
 
     async def __aenter__(self) -> None:
         self._started = time.perf_counter()
-        structlog.contextvars.clear_contextvars()
         self._pipeline.metrics.rpc_in_flight.inc()
         try:
             self._token = await self._pipeline._authenticate(self._method, self._public, self._context)
