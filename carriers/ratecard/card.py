@@ -23,9 +23,12 @@ from customs.money import validate_currency
 CARDS_PACKAGE = "carriers.ratecard.cards"
 
 
+_POSTAL_SEPARATORS = str.maketrans("", "", " -\t")
+
+
 def normalise_postal_code(code: str) -> str:
     """Upper case without spaces or hyphens: the form zone and remote-area prefixes are written in."""
-    return "".join(ch for ch in code.upper() if ch not in " -\t")
+    return code.upper().translate(_POSTAL_SEPARATORS)
 
 
 @dataclass(frozen=True, slots=True)

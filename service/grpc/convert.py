@@ -532,6 +532,13 @@ def _known_enum(
 
 _ITEM_CONDITIONS = frozenset(common_pb2.ItemCondition.values())
 _RETURN_REASONS = frozenset(common_pb2.ReturnReason.values())
+# Enum numbers of the contract to domain values, worked out once (every item of every request is read).
+_ITEM_CONDITIONS_BY_NUMBER = {
+    number: item_condition_from_proto(number) for number in common_pb2.ItemCondition.values()
+}
+_RETURN_REASONS_BY_NUMBER = {
+    number: return_reason_from_proto(number) for number in common_pb2.ReturnReason.values()
+}
 _HANDOVERS = frozenset(common_pb2.Handover.values())
 _TAX_SCHEME_VALUES = frozenset(common_pb2.TaxIdScheme.values())
 _QUOTE_SORTS: dict[int, QuoteSort] = {
@@ -586,24 +593,14 @@ def party_input_from_proto(message: common_pb2.Party, path: str, violations: Vio
 
 
 def item_input_from_proto(message: common_pb2.ReturnedItem, path: str, violations: Violations) -> ItemInput:
-    condition = ItemCondition.UNSPECIFIED
-    if _known_enum(
-        message.condition,
-        _ITEM_CONDITIONS,
-        join(path, "condition"),
-        violations,
-        common_pb2.ItemCondition.keys,
-    ):
-        condition = item_condition_from_proto(message.condition)
-    reason = ReturnReason.UNSPECIFIED
-    if _known_enum(
-        message.return_reason,
-        _RETURN_REASONS,
-        join(path, "return_reason"),
-        violations,
-        common_pb2.ReturnReason.keys,
-    ):
-        reason = return_reason_from_proto(message.return_reason)
+    condition = _ITEM_CONDITIONS_BY_NUMBER.get(message.condition)
+    if condition is None:
+        _known_enum(message.condition, (), join(path, "condition"), violations, common_pb2.ItemCondition.keys)
+    reason = _RETURN_REASONS_BY_NUMBER.get(message.return_reason)
+    if reason is None:
+        _known_enum(
+            message.return_reason, (), join(path, "return_reason"), violations, common_pb2.ReturnReason.keys
+        )
     return ItemInput(
         sku=message.sku,
         description=message.description,
@@ -614,8 +611,8 @@ def item_input_from_proto(message: common_pb2.ReturnedItem, path: str, violation
         unit_weight_grams=message.unit_weight_grams,
         origin_country=message.origin_country,
         hs_code=message.hs_code,
-        condition=condition,
-        return_reason=reason,
+        condition=condition or ItemCondition.UNSPECIFIED,
+        return_reason=reason or ReturnReason.UNSPECIFIED,
         return_reason_detail=message.return_reason_detail,
     )
 

@@ -38,6 +38,8 @@ _MIN_SECRET_BYTES = 16
 # ensure_ascii=False) emits): a token is signed per quote, and an answer's quotes share most of the payload.
 _json_string = encode_basestring
 _HANDOVERS = {handover: _json_string(handover.value) for handover in Handover}
+# What json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds on every call.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class QuoteTokenError(ApplicationError):
@@ -243,5 +245,4 @@ def shipment_digest(shipment: ReturnShipment) -> str:
             for item in shipment.items
         ],
     }
-    canonical = json.dumps(essentials, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL_JSON.encode(essentials).encode()).hexdigest()

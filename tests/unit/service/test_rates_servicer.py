@@ -172,6 +172,11 @@ def _enum_outside_the_contract(request: rates_pb2.QuoteReturnRequest) -> None:
     request.preferences.sort = 42  # type: ignore[assignment]
 
 
+def _item_enums_outside_the_contract(request: rates_pb2.QuoteReturnRequest) -> None:
+    request.items[0].condition = 42  # type: ignore[assignment]
+    request.items[0].return_reason = 43  # type: ignore[assignment]
+
+
 def _unset_tax_scheme(request: rates_pb2.QuoteReturnRequest) -> None:
     request.customer.contact.tax_ids.add(value="DE123")
 
@@ -190,6 +195,8 @@ def _no_customer(request: rates_pb2.QuoteReturnRequest) -> None:
         (_nanos_of_the_other_sign, "items[0].unit_value.nanos"),
         (_impossible_date, "original_order.delivery_date"),
         (_enum_outside_the_contract, "preferences.sort"),
+        (_item_enums_outside_the_contract, "items[0].condition"),
+        (_item_enums_outside_the_contract, "items[0].return_reason"),
         (_unset_tax_scheme, "customer.contact.tax_ids[0].scheme"),
         (_no_customer, "customer"),
     ],
