@@ -121,8 +121,8 @@ async def test_pickup_fee_once_per_shipment_and_parcels_rounded_each() -> None:
 
 
 async def test_rounding_follows_the_card_currency() -> None:
-    data = {**TEST_CARD, "card": {**TEST_CARD["card"], "currency": "JPY"}}
-    data["services"] = [  # type: ignore[index]
+    data = {**TEST_CARD, "card": {**TEST_CARD["card"], "currency": "JPY"}}  # type: ignore[dict-item]
+    data["services"] = [
         {
             **TEST_CARD["services"][0],  # type: ignore[index]
             "tariffs": [

@@ -35,9 +35,9 @@ def sandbox(
     return SandboxCarrier(
         "sandbox",
         "Sandbox",
-        SandboxSettings(**settings),
+        SandboxSettings(**settings),  # type: ignore[arg-type]
         webhook_secret=secret,
-        clock=clock or SteppingClock(),  # type: ignore[arg-type]
+        clock=clock or SteppingClock(),
     )
 
 

@@ -47,8 +47,8 @@ def address(
         address_lines=("Invalidenstraße 1",),
         locality=locality,
         postal_code=postal_code,
-        **extra,
-    )  # type: ignore[arg-type]
+        **extra,  # type: ignore[arg-type]
+    )
 
 
 def item(**overrides: object) -> ItemInput:

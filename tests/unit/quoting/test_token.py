@@ -2,6 +2,7 @@ import base64
 import dataclasses
 import datetime as dt
 import json
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -144,10 +145,10 @@ def test_digest_ignores_names_and_street_lines_but_not_what_prices_depend_on() -
     st.text(min_size=1, max_size=20),
     st.text(min_size=1, max_size=20),
 )
-def test_any_claims_round_trip(amount: object, handover: Handover, merchant: str, service: str) -> None:
+def test_any_claims_round_trip(amount: Decimal, handover: Handover, merchant: str, service: str) -> None:
     claims = dataclasses.replace(
         CLAIMS, price=Money.of(amount, "EUR"), handover=handover, merchant_id=merchant, service_code=service
-    )  # type: ignore[arg-type]
+    )
     token = SIGNER.sign(claims)
     assert SIGNER.verify(token, merchant_id=merchant, now=NOW) == claims
     # The payload is the JSON array of the claims, whatever characters they hold.

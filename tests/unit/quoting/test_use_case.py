@@ -300,7 +300,7 @@ class FixedLanes:
         self.figures = figures
         self.asked: list[LaneKey] = []
 
-    async def lane_performance(self, lanes: list[LaneKey]) -> dict[LaneKey, LanePerformance]:
+    async def lane_performance(self, lanes: Sequence[LaneKey]) -> dict[LaneKey, LanePerformance]:
         self.asked.extend(lanes)
         return {key: self.figures[key.account_id] for key in lanes if key.account_id in self.figures}
 
