@@ -22,7 +22,7 @@ import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from carriers.accounts import CarrierAccount
 from carriers.errors import CarrierError, TimedOut
@@ -48,8 +48,10 @@ from service.quoting.validation import (
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class LaneKey:
+class LaneKey(NamedTuple):
+    """A carrier service on a lane for one merchant. A named tuple: every quote builds one and the key is
+    hashed several times (deduplication, the lane figures, the quote), which a tuple does in C."""
+
     account_id: str
     service_code: str
     origin_country: str
