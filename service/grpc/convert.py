@@ -141,11 +141,18 @@ def money_to_proto(money: Money) -> money_pb2.Money:
 
 def set_money(target: money_pb2.Money, money: Money) -> None:
     """Fill a Money field in place (cheaper than building a message and copying it in)."""
-    amount = money.rounded_amount()
-    units = int(amount)
-    target.currency_code = money.currency
-    target.units = units
-    target.nanos = int((amount - units) * _NANOS)
+    currency = money.currency
+    target.currency_code = currency
+    target.units, target.nanos = _units_and_nanos(money.amount, currency)
+
+
+@functools.lru_cache(maxsize=4096)
+def _units_and_nanos(amount: Decimal, currency: str) -> tuple[int, int]:
+    """google.type.Money's parts of an amount rounded to its currency: prices repeat across answers (the
+    same services on the same lanes), and the Decimal arithmetic is the costly part of writing one."""
+    rounded = Money(amount, currency).rounded_amount()
+    units = int(rounded)
+    return units, int((rounded - units) * _NANOS)
 
 
 def optional_money(message: money_pb2.Money, has: bool, path: str, violations: Violations) -> Money | None:

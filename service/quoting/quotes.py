@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from carriers.models import Handover, LabelFormat, PriceComponent, ReturnShipment
 from customs.money import Money
@@ -18,16 +19,18 @@ class QuoteTag(StrEnum):
     FASTEST = "fastest"
 
 
-@dataclass(frozen=True, slots=True)
-class LaneReliability:
+class LaneReliability(NamedTuple):
     on_time_rate: Decimal  # 0..1: share delivered within the promised transit days
     p50_transit_days: Decimal
     p90_transit_days: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class LanePerformance:
-    """A carrier service's measured return-leg performance on a lane, or why it is not known."""
+class LanePerformance(NamedTuple):
+    """A carrier service's measured return-leg performance on a lane, or why it is not known.
+
+    A named tuple: figures are looked up for every quote, and quotes sharing figures share their message
+    parts, keyed by these values (a tuple hashes in C).
+    """
 
     sample_size: int
     period_days: int

@@ -49,6 +49,23 @@ def test_bad_money_is_reported_with_its_path(message: money_pb2.Money, field: st
         violations.raise_if_any()
 
 
+@pytest.mark.parametrize(
+    ("amount", "currency", "parts"),
+    [
+        ("13.6", "EUR", (13, 600_000_000)),
+        ("13.60", "EUR", (13, 600_000_000)),  # the same amount: the same parts
+        ("0.125", "EUR", (0, 130_000_000)),  # half a cent rounds up
+        ("-1.25", "USD", (-1, -250_000_000)),  # both parts carry the sign
+        ("1073.925", "JPY", (1074, 0)),  # no minor units
+        ("0.1235", "KWD", (0, 124_000_000)),  # three
+    ],
+)
+def test_money_is_written_rounded_to_its_currency(amount: str, currency: str, parts: tuple[int, int]) -> None:
+    for _ in range(2):  # once worked out, once remembered
+        message = convert.money_to_proto(Money.of(amount, currency))
+        assert (message.currency_code, message.units, message.nanos) == (currency, *parts)
+
+
 @given(
     cents=st.integers(min_value=-(10**12), max_value=10**12), currency=st.sampled_from(["EUR", "USD", "GBP"])
 )
