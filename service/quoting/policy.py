@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from importlib.resources.abc import Traversable
@@ -57,18 +57,31 @@ class NoReturnPolicy(LookupError):
     pass
 
 
+_CHOSEN_KEPT = 4096  # (country, day) answers kept; more are forgotten all at once (days move on)
+
+
 @dataclass(frozen=True, slots=True)
 class ReturnPolicyBook:
     policies: tuple[ReturnPolicy, ...]
     source: str = ""
+    # The policy chosen for (country, day): a lookup in fixed data, made for every quote.
+    _chosen: dict[tuple[str, dt.date], ReturnPolicy] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def policy_for(self, country: str, on: dt.date) -> ReturnPolicy:
+        chosen = self._chosen.get((country, on))
+        if chosen is not None:
+            return chosen
         in_force = [p for p in self.policies if p.in_force_on(on)]
         chosen = next((p for p in in_force if country in p.countries), None) or next(
             (p for p in in_force if p.fallback), None
         )
         if chosen is None:
             raise NoReturnPolicy(f"no return policy for {country} in force on {on.isoformat()}")
+        if len(self._chosen) >= _CHOSEN_KEPT:
+            self._chosen.clear()
+        self._chosen[country, on] = chosen
         return chosen
 
     def decide(

@@ -110,6 +110,9 @@ def add_business_days(start: dt.date, days: int) -> dt.date:
     return current
 
 
+_ELIGIBILITY_KEPT = 4096  # (account, lane) answers kept; more are forgotten all at once
+
+
 def _end_waiting(waiting: asyncio.Future[None]) -> None:
     if not waiting.done():
         waiting.set_result(None)
@@ -152,6 +155,7 @@ class QuoteReturns:
         self._lane_performance = lane_performance
         self._outcomes = outcomes
         self._loop_clock = loop_clock
+        self._eligible: dict[tuple[object, ...], str | None] = {}  # see _plan
         # Declared capabilities do not change: each quote reads its account's label formats.
         self._label_formats = {
             account_id: carrier.capabilities.label_formats for account_id, carrier in carriers.items()
@@ -275,10 +279,25 @@ class QuoteReturns:
         named = set(preferences.carrier_account_ids)
         accounts: list[str] = []
         refusals: list[CarrierQuoteFailure] = []
+        lane = (
+            shipment.origin_country,
+            shipment.destination_country,
+            shipment.destination_hub_id,
+            hub.id if hub is not None else "",
+            preferences.handover,
+        )
         for account_id in self._accounts:
             if named and account_id not in named:
                 continue
-            reason = self._eligibility(account_id, shipment, hub, preferences.handover)
+            # Accounts, capabilities and hubs are fixed configuration: a lane's answer is worked out once.
+            key = (account_id, *lane)
+            if key in self._eligible:
+                reason = self._eligible[key]
+            else:
+                reason = self._eligibility(account_id, shipment, hub, preferences.handover)
+                if len(self._eligible) >= _ELIGIBILITY_KEPT:
+                    self._eligible.clear()
+                self._eligible[key] = reason
             if reason is None:
                 accounts.append(account_id)
             elif named:

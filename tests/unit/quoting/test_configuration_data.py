@@ -141,3 +141,11 @@ def test_fx_table_loads_with_its_date_and_source(tmp_path: Path) -> None:
     bad = 'base = "EUR"\nas_of = 2026-11-02\nsource = "x"\n[rates]\nUSD = 1.16\n'
     with pytest.raises(DataFileError, match=r"rates\.USD: expected a decimal string"):
         load_fx_table(write(tmp_path, "fx.toml", bad))
+
+
+def test_the_policy_in_force_follows_the_day_when_asked_again() -> None:
+    book = load_return_policies(default_data_file("return_policies.toml"))
+    for _ in range(2):  # worked out, then remembered
+        assert book.policy_for("DE", dt.date(2025, 12, 31)).id == "eu-2025"
+        assert book.policy_for("DE", dt.date(2026, 1, 1)).id == "eu-default"
+        assert book.policy_for("FR", dt.date(2026, 1, 1)).id == "eu-default"

@@ -185,6 +185,19 @@ async def test_a_named_hub_and_an_explicit_address_override_routing() -> None:
     assert {q.account_id for q in result.quotes} == {"sandbox"}
 
 
+async def test_one_service_answers_each_lane_by_its_own_eligibility() -> None:
+    service = quoting()
+    to_uk = dataclasses.replace(shipment(), destination=DestinationInput(hub_id="UK_HUB"))
+    for _ in range(2):  # worked out, then remembered
+        eu = await service.execute(request())
+        assert {q.account_id for q in eu.quotes} == {"tulip-parcel", "rhein-paket", "sandbox"}
+        uk = await service.execute(request(to_uk, carrier_account_ids=("sandbox", "tulip-parcel")))
+        assert {q.account_id for q in uk.quotes} == {"sandbox"}
+        assert [(e.account_id, e.code) for e in uk.errors] == [("tulip-parcel", "UNSUPPORTED_LANE")]
+        pickups = await service.execute(request(handover=Handover.PICKUP))
+        assert {q.account_id for q in pickups.quotes} == {"rhein-paket", "sandbox"}
+
+
 async def test_sorting_and_tags() -> None:
     cheapest = await quoting().execute(request(sort=QuoteSort.CHEAPEST))
     amounts = [q.display_price.amount for q in cheapest.quotes if q.display_price]
