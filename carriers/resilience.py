@@ -91,6 +91,8 @@ class CircuitBreaker:
 
     def acquire(self, carrier: str = "") -> None:
         """Allow a call or raise CircuitOpen. In half-open state only one probe is allowed at a time."""
+        if self._opened_at is None:  # closed: the common case, asked before every attempt
+            return
         state = self.state
         if state is CircuitState.CLOSED:
             return
@@ -183,6 +185,7 @@ class ResilientCarrier:
         observer: CallObserver | None = None,
     ) -> None:
         self.adapter = adapter
+        self._account_id = adapter.account_id  # read on every attempt; an account's id does not change
         self._observer: CallObserver = observer or _Unobserved()
         self.policy = policy
         self._clock = clock
@@ -196,7 +199,7 @@ class ResilientCarrier:
 
     @property
     def account_id(self) -> str:
-        return self.adapter.account_id
+        return self._account_id
 
     @property
     def carrier(self) -> str:

@@ -46,7 +46,7 @@ ECHO_METHOD = "/bench.Echo/Echo"
 SERVER_OPTIONS = [("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)]
 REPOSITORY = Path(__file__).resolve().parents[2]
 # The sandbox accounts are in-process simulations with no connection pool to protect: the per-account
-# concurrency limit (16 by default) would otherwise queue 32 callers x 2 handovers behind each other.
+# concurrency limit (16 by default) would otherwise queue the 32 callers' calls to each account.
 MAX_CONCURRENCY = 1024
 
 HUBS_TOML = """
