@@ -24,7 +24,7 @@ _SECRET_VALUE = re.compile(
     r"(bh_[A-Za-z0-9]+_[A-Za-z0-9_\-]{16,}"  # Backhaul API keys
     r"|(?i:bearer)\s+\S+"  # authorization header values
     r"|(?:EZ[AT]K|shippo_(?:live|test)_)[A-Za-z0-9_]{8,}"  # EasyPost and Shippo keys
-    r"|\bbhq[td]_[A-Za-z0-9_\-.]{20,})"  # quote and tracking tokens
+    r"|\bbht_[A-Za-z0-9_\-.]{20,})"  # per-label tracking tokens
 )
 
 

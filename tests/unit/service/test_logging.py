@@ -36,3 +36,8 @@ def test_log_lines_never_carry_secrets(capsys: pytest.CaptureFixture[str]) -> No
     assert lines[0]["api_key"] == REDACTED
     assert lines[0]["nested"] == {"password": REDACTED, "ok": 1}
     assert len(lines) == 3
+
+
+def test_tracking_tokens_are_masked() -> None:
+    token = "bht_" + "a1B2c3D4e5F6g7H8i9J0" * 2
+    assert token not in redact_text(f"customer opened /track/{token}")
