@@ -1,9 +1,13 @@
 """The reclaim capability of one running instance: the calculator, the claims use cases, and the background
 task that applies tracking evidence and expires overdue claims.
 
-The task wakes on every tracking bus message (any replica's commits) and at least every `poll_seconds`,
-then reads the durable log from its stored position (tracking_evidence.py), so it depends on the bus only
-for promptness. Expiry runs every `expiry_seconds` for all merchants, and for one merchant on each listing.
+The task reads the durable log from its stored position (tracking_evidence.py) when a tracking bus message
+says some replica committed events, and at least every `poll_seconds`, so it depends on the bus only for
+promptness. Wake-ups are coalesced: messages only set a flag, one catch-up runs at a time, and catch-ups
+start at least `min_interval_seconds` apart, so a busy log (a bus message per commit, a hundred a second)
+costs one read of what accumulated per interval rather than a read per commit; claims move seconds after
+their evidence, against deadlines of weeks. Expiry runs every `expiry_seconds` for all merchants, and for
+one merchant on each listing.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from service.tracking.wire import SUBJECT
 log = get_logger("backhaul.reclaim")
 
 POLL_SECONDS = 5.0
+MIN_INTERVAL_SECONDS = 1.0
 EXPIRY_SECONDS = 3600.0
 
 
@@ -47,6 +52,7 @@ class ReclaimFollower:
         clock: Callable[[], dt.datetime],
         *,
         poll_seconds: float,
+        min_interval_seconds: float,
         expiry_seconds: float,
     ) -> None:
         self._bus = bus
@@ -54,28 +60,44 @@ class ReclaimFollower:
         self._expiry = expiry
         self._clock = clock
         self._poll_seconds = poll_seconds
+        self._min_interval = min_interval_seconds
         self._expiry_seconds = expiry_seconds
         self._subscription: BusSubscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._logged = asyncio.Event()  # set by bus messages, cleared as a catch-up starts
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._subscription = await self._bus.subscribe(SUBJECT)
-        self._task = asyncio.create_task(self._run(), name="reclaim-follower")
+        subscription = await self._bus.subscribe(SUBJECT)
+        self._subscription = subscription
+        self._tasks = [
+            asyncio.create_task(self._watch_bus(subscription), name="reclaim-follower-bus"),
+            asyncio.create_task(self._run(), name="reclaim-follower"),
+        ]
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         if self._subscription is not None:
             await self._subscription.close()
             self._subscription = None
+
+    async def _watch_bus(self, subscription: BusSubscription) -> None:
+        # A message's content does not matter (the log is read from the stored position), only that the
+        # log moved: however many arrive before the next catch-up, they ask for that one catch-up.
+        while True:
+            await subscription.get()
+            self._logged.set()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_expiry = loop.time()
         while True:
+            started = loop.time()
+            # Cleared before reading: a commit during the catch-up asks for the next one.
+            self._logged.clear()
             try:
                 await self._evidence.catch_up()
                 if loop.time() >= next_expiry:
@@ -85,13 +107,13 @@ class ReclaimFollower:
                 raise
             except Exception:
                 log.warning("reclaim.follower_error", exc_info=True)
+            await asyncio.sleep(max(0.0, started + self._min_interval - loop.time()))
             await self._wait()
 
     async def _wait(self) -> None:
-        assert self._subscription is not None
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._poll_seconds):
-                await self._subscription.get()
+                await self._logged.wait()
 
 
 @dataclass
@@ -118,6 +140,7 @@ async def open_reclaim(
     clock: Callable[[], dt.datetime] = _utc_now,
     start_follower: bool = True,
     poll_seconds: float = POLL_SECONDS,
+    min_interval_seconds: float = MIN_INTERVAL_SECONDS,
     expiry_seconds: float = EXPIRY_SECONDS,
 ) -> Reclaim:
     repository = ClaimRepository(database)
@@ -135,7 +158,13 @@ async def open_reclaim(
     )
     if start_follower:
         reclaim.follower = ReclaimFollower(
-            bus, evidence, expiry, clock, poll_seconds=poll_seconds, expiry_seconds=expiry_seconds
+            bus,
+            evidence,
+            expiry,
+            clock,
+            poll_seconds=poll_seconds,
+            min_interval_seconds=min_interval_seconds,
+            expiry_seconds=expiry_seconds,
         )
         await reclaim.follower.start()
     return reclaim
