@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, false, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, Table, and_, exists, false, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customs.goods import ItemCondition, ReturnReason
@@ -326,6 +326,12 @@ class ClaimTransaction:
 class ClaimRepository:
     def __init__(self, database: Database) -> None:
         self._database = database
+
+    @staticmethod
+    def has_open_claim(merchant_id: ColumnElement[Any], label_id: ColumnElement[Any]) -> ColumnElement[bool]:
+        """A condition on another table's row: its (merchant id, label id) has an open claim (a probe of
+        the claims' (merchant_id, label_id, ...) unique index)."""
+        return exists().where(_C.merchant_id == merchant_id, _C.label_id == label_id, _C.status.in_(_OPEN))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[ClaimTransaction]:

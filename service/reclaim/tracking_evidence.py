@@ -6,8 +6,11 @@ event is applied once even with several replicas (they take turns on the positio
 finds it moved starts again from the new position), and none is missed when a replica dies between a
 commit and its bus publication. The bus only says when to look (see runtime.py).
 
-A claim recorded after some of its label's events were logged replays them (`replay_label`); applying the
-same evidence twice changes nothing, so the replay and the follower may both see an event.
+Only the events of labels that have an open claim are read: the others change nothing, and most parcels
+have no claim (or none still open). A claim recorded after some of its label's events were logged replays
+them (`replay_label`, which reads the log after the claim is committed), so the follower may skip a label
+whose claim is recorded after its read; applying the same evidence twice changes nothing, so the replay
+and the follower may both see an event.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from service.logging import get_logger
 from service.reclaim.export_evidence import changes_for_events
 from service.reclaim.repository import ClaimRepository, StaleClaim
 from service.tracking.event_log import EventLog
+from service.tracking.log_statements import EVENTS
 from service.tracking.model import LoggedEvent
 from service.tracking.selection import EventSelection
 
@@ -39,6 +43,7 @@ class TrackingEvidence:
         self._log = event_log
         self._regimes = regimes
         self._page = page_events
+        self._claimed = repository.has_open_claim(EVENTS.c.merchant_id, EVENTS.c.label_id)
 
     async def catch_up(self) -> int:
         """Apply every event logged after the position; the number of claims changed."""
@@ -48,19 +53,18 @@ class TrackingEvidence:
             head = await self._log.head()
             if position >= head:
                 return changed
-            events = await self._log.read_all(position, head, self._page)
-            if not events:
-                log.error("reclaim.tracking_log_gap", after=position, through=head)
-                return changed
+            events = await self._log.read_all(position, head, self._page, where=self._claimed)
+            # A short page is every claimed label's events through the head.
+            through = events[-1].cursor if len(events) == self._page else head
             try:
-                applied = await self._apply_page(position, events)
+                applied = await self._apply_page(position, through, events)
             except StaleClaim:
                 continue  # a claim changed under us (a label replay): read it again
             if applied is None:
                 continue  # another replica moved the position first
             changed += applied
 
-    async def _apply_page(self, position: int, events: list[LoggedEvent]) -> int | None:
+    async def _apply_page(self, position: int, through: int, events: list[LoggedEvent]) -> int | None:
         async with self._repository.transaction() as transaction:
             if await transaction.lock_tracking_position() != position:
                 return None
@@ -68,7 +72,7 @@ class TrackingEvidence:
             claims = await transaction.open_claims_of_labels(labels)
             changes = changes_for_events(claims, events, self._regimes)
             await transaction.save(changes)
-            await transaction.move_tracking_position(events[-1].cursor)
+            await transaction.move_tracking_position(through)
         return len(changes)
 
     async def replay_label(self, merchant_id: str, label_id: str) -> int:

@@ -28,7 +28,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, select
 from sqlalchemy.exc import IntegrityError
 
 from carriers.tracking import ExceptionReason, TrackingEvent, TrackingLocation, TrackingStatus
@@ -168,9 +168,14 @@ class EventLog:
             statement = statement.where(_E.cursor <= through)
         return await self._events(statement.order_by(_E.cursor).limit(limit))
 
-    async def read_all(self, after: int, through: int, limit: int) -> list[LoggedEvent]:
-        """Events of every merchant with `after` < cursor <= `through`, oldest first, at most `limit`."""
+    async def read_all(
+        self, after: int, through: int, limit: int, *, where: ColumnElement[bool] | None = None
+    ) -> list[LoggedEvent]:
+        """Events of every merchant with `after` < cursor <= `through`, oldest first, at most `limit`;
+        `where`, a condition on the columns of `log_statements.EVENTS`, narrows them further."""
         statement = select(_EVENTS).where(_E.cursor > after, _E.cursor <= through)
+        if where is not None:
+            statement = statement.where(where)
         return await self._events(statement.order_by(_E.cursor).limit(limit))
 
     async def history(self, shipment_id: str) -> list[LoggedEvent]:

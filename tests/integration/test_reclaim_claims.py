@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 import service.reclaim.tables  # noqa: F401  (declares the reclaim tables on the shared metadata)
 from backhaul.v1 import common_pb2, customs_pb2
@@ -32,12 +32,13 @@ from service.quoting.hubs import load_hubs
 from service.reclaim import LabelReturn, Reclaim, load_reclaim_rules, open_reclaim
 from service.reclaim.model import EXPIRY_ACTOR, TRACKING_ACTOR, StoredClaim, label_actor
 from service.reclaim.tables import ReclaimClaimEventRow
+from service.reclaim.tracking_evidence import TrackingEvidence
 from service.storage.engine import Database, create_database
 from service.storage.schema import upgrade_database
 from service.storage.tenancy import Tenancy
 from service.tracking.event_log import EventLog
 from service.tracking.milestones import MilestoneRules, ReturnRoute
-from service.tracking.model import EventSource, PendingEvent, TrackedShipment
+from service.tracking.model import EventSource, LoggedEvent, PendingEvent, TrackedShipment
 from service.tracking.shipments import ShipmentRegistry
 
 S = TrackingStatus
@@ -476,3 +477,46 @@ async def test_a_voided_or_returned_parcel_cancels_its_open_claims(
     rows = await audit_rows(database, claim.id)
     assert (rows[-1].status, rows[-1].actor, rows[-1].tracking_cursor) == ("cancelled", TRACKING_ACTOR, 1)
     assert "did not leave" in rows[-1].description
+
+
+class RecordingLog(EventLog):
+    """The event log, remembering which events the evidence read in bulk."""
+
+    read_in_bulk: list[LoggedEvent]
+
+    async def read_all(
+        self, after: int, through: int, limit: int, *, where: ColumnElement[bool] | None = None
+    ) -> list[LoggedEvent]:
+        events = await super().read_all(after, through, limit, where=where)
+        self.read_in_bulk.extend(events)
+        return events
+
+
+async def test_catching_up_reads_only_the_events_of_labels_with_open_claims(
+    database: Database, reclaim: Reclaim
+) -> None:
+    await reclaim.labels.record_label_estimate(label_de("lbl_claimed"))
+    claimed = await register(database, "lbl_claimed")
+    others = [await register(database, "lbl_other_1"), await register(database, "lbl_other_2")]
+    await log_scans(database, others[0], (S.IN_TRANSIT, "DE", day("2026-04-02")))
+    await log_scans(database, claimed, (S.IN_TRANSIT, "DE", day("2026-04-02")))
+    await log_scans(database, others[1], (S.IN_TRANSIT, "DE", day("2026-04-02")))
+    await log_scans(database, claimed, (S.IN_TRANSIT, "GB", day("2026-04-03")))
+    await log_scans(
+        database, others[0], (S.IN_TRANSIT, "GB", day("2026-04-03")), (S.DELIVERED, "GB", day("2026-04-04"))
+    )
+    event_log = RecordingLog(database, MilestoneRules())
+    event_log.read_in_bulk = []
+    evidence = TrackingEvidence(reclaim.claims, event_log, RULES.regimes, page_events=2)
+
+    assert await evidence.catch_up() == 1
+    assert [(e.label_id, e.cursor) for e in event_log.read_in_bulk] == [
+        ("lbl_claimed", 2),
+        ("lbl_claimed", 4),
+    ]
+    (claim,) = await claims_of(reclaim, "lbl_claimed")
+    assert claim.status is ClaimStatus.READY_TO_FILE
+    # The position passed the unclaimed labels' events too (the last page came back short).
+    assert await reclaim.claims.tracking_position() == 6
+    assert await evidence.catch_up() == 0
+    assert len(event_log.read_in_bulk) == 2
