@@ -78,6 +78,7 @@ from service.quoting.request import (
     QuoteSort,
     ShipmentInput,
 )
+from service.reclaim.label_summary import LabelReclaimSummary
 from service.reclaim.model import AuditEntry, ClaimOrder, ClaimQuery, RecordedEvidence, StoredClaim
 
 _NANOS = Decimal(1_000_000_000)
@@ -1109,7 +1110,21 @@ def return_label_to_proto(view: LabelView) -> labels_pb2.ReturnLabel:
         message.declaration_summary.CopyFrom(declaration_summary_to_proto(plan.declaration))
     if record.voided_at is not None:
         message.void_time.CopyFrom(timestamp_to_proto(record.voided_at))
+    if view.reclaim_estimate is not None:
+        _set_reclaim_summary(message.reclaim_estimate, view.reclaim_estimate)
     return message
+
+
+def _set_reclaim_summary(message: customs_pb2.DutyReclaimSummary, summary: LabelReclaimSummary) -> None:
+    message.claim_id = summary.claim_id
+    message.status = claim_status_to_proto(summary.status)
+    message.regime_id = summary.regime_id
+    set_money(message.refundable_total, summary.refundable_total)
+    if summary.filing_deadline is not None:
+        set_date(message.filing_deadline, summary.filing_deadline)
+    message.estimate = summary.estimated
+    message.claim_ids.extend(summary.claim_ids)
+    message.regime_ids.extend(summary.regime_ids)
 
 
 # Customs: duty reclaim -----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from customs.money import Money
 from service.documents import DocumentFormat, DocumentKind
 from service.quoting.hubs import Hub
 from service.quoting.request import ShipmentInput
+from service.reclaim.label_summary import LabelReclaimSummary
 
 
 class LabelState(StrEnum):
@@ -163,6 +164,7 @@ class LabelView:
     documents: tuple[StoredDocument, ...]
     hub: Hub | None
     tracking_token: str  # "" while the label is not bought
+    reclaim_estimate: LabelReclaimSummary | None = None  # cross-border labels a reclaim regime may apply to
 
     def document(self, kind: DocumentKind) -> StoredDocument | None:
         return next((d for d in self.documents if d.kind is kind), None)

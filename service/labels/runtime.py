@@ -20,7 +20,7 @@ from service.labels.planning import PurchasePlanner
 from service.labels.purchasing import LabelPurchaser, ParcelRegistry, ReclaimRecorder
 from service.labels.reconciliation import LabelReconciler, ReconciliationReport
 from service.labels.repository import LabelRepository
-from service.labels.use_case import LabelSettings, ReturnLabels, TrackingTokenIssuer
+from service.labels.use_case import LabelSettings, ReclaimEstimates, ReturnLabels, TrackingTokenIssuer
 from service.quoting.hubs import HubDirectory
 from service.quoting.policy import ReturnPolicyBook
 from service.quoting.token import QuoteTokenSigner
@@ -71,6 +71,7 @@ async def open_labels(
     tracking: ParcelRegistry | None,
     tracking_tokens: TrackingTokenIssuer,
     reclaim: ReclaimRecorder | None = None,
+    reclaim_estimates: ReclaimEstimates | None = None,
     clock: Callable[[], dt.datetime] = _utc_now,
     reconcile: bool = True,
     label_files: LabelFiles | None = None,
@@ -106,6 +107,7 @@ async def open_labels(
         hubs=hubs,
         tokens=tracking_tokens,
         label_files=label_files,
+        reclaim_estimates=reclaim_estimates,
         settings=LabelSettings(purchase_budget_seconds=config.purchase_budget_seconds),
         clock=clock,
     )

@@ -57,6 +57,7 @@ from service.labels.repository import LabelRepository, NewIntent, PageCursor, ne
 from service.labels.request_document import decode, request_digest, request_document
 from service.quoting.hubs import HubDirectory
 from service.quoting.request import ShipmentInput
+from service.reclaim.label_summary import LabelReclaimSummary
 
 _log = logging.getLogger(__name__)
 
@@ -69,6 +70,12 @@ _LASTING_REFUSALS = frozenset(
 
 class TrackingTokenIssuer(Protocol):
     def issue(self, merchant_id: str, label_id: str) -> str: ...
+
+
+class ReclaimEstimates(Protocol):
+    """The duty reclaim estimate recorded with a label (service.reclaim.label_summary)."""
+
+    async def of_label(self, merchant_id: str, label_id: str) -> LabelReclaimSummary | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +100,7 @@ class ReturnLabels:
         hubs: HubDirectory,
         tokens: TrackingTokenIssuer,
         label_files: LabelFiles,
+        reclaim_estimates: ReclaimEstimates | None = None,
         settings: LabelSettings | None = None,
         clock: Callable[[], dt.datetime] = _utc_now,
         loop_clock: Callable[[], float] = loop_time,
@@ -103,6 +111,7 @@ class ReturnLabels:
         self._hubs = hubs
         self._tokens = tokens
         self._label_files = label_files
+        self._reclaim_estimates = reclaim_estimates
         self._settings = settings or LabelSettings()
         self._clock = clock
         self._loop_clock = loop_clock
@@ -270,12 +279,16 @@ class ReturnLabels:
         ):
             documents = await self._fetch_carrier_label(record, documents)
         shipment: ShipmentInput = decode(ShipmentInput, record.request["shipment"])
+        reclaim_estimate = None
+        if self._reclaim_estimates is not None and record.plan.cross_border:
+            reclaim_estimate = await self._reclaim_estimates.of_label(record.merchant_id, record.id)
         return LabelView(
             record=record,
             shipment=shipment,
             documents=tuple(documents),
             hub=self._hubs.get(record.plan.destination_hub_id) if record.plan.destination_hub_id else None,
             tracking_token=self._tokens.issue(record.merchant_id, record.id) if record.bought else "",
+            reclaim_estimate=reclaim_estimate,
         )
 
     async def _fetch_carrier_label(

@@ -389,12 +389,15 @@ def test_a_cross_border_label_from_canada_to_the_us_hub(
     assert label.instructions_document.language_code == "en"  # Canada: English first
 
 
-def test_a_domestic_return_has_no_customs_documents(channel: grpc.Channel, keys: Keys, workdir: Path) -> None:
+def test_a_domestic_return_has_no_customs_documents_nor_reclaim_estimate(
+    channel: grpc.Channel, keys: Keys, workdir: Path
+) -> None:
     key = keys["merchant-a"]
     quote = _quote(channel, key, GERMAN, "rhein-paket")
     label = _buy(channel, key, GERMAN, quote.quote_token, "de-1")
     assert list(label.customs_documents) == []
     assert not label.HasField("declaration_summary")
+    assert not label.HasField("reclaim_estimate")  # nothing was imported, nothing to reclaim
     _opens(label.label_document.content, workdir, "de-label")
     assert label.tracking_number in _text(label.label_document.content, workdir)
     assert label.instructions_document.language_code == "de"

@@ -203,6 +203,23 @@ def test_a_cross_border_label_records_a_claim_that_tracking_makes_ready_to_file(
     assert all(claim.regime.jurisdiction == "US" for claim in listed)
     assert listed[0].audit_trail[0].actor == f"label:{bought.id}"
 
+    # The label carries the estimate recorded with it: the same claims, their total and first deadline.
+    by_id = {claim.id: claim for claim in listed}
+    for label in (
+        bought,
+        labels.GetReturnLabel(labels_pb2.GetReturnLabelRequest(label_id=bought.id)).label,
+    ):
+        estimate = label.reclaim_estimate
+        assert set(estimate.claim_ids) == set(by_id)
+        assert estimate.claim_id == estimate.claim_ids[0]
+        assert list(estimate.regime_ids) == [by_id[i].regime.id for i in estimate.claim_ids]
+        assert estimate.refundable_total.currency_code == "USD"
+        cents = sum(c.refundable_total.units * 100 + c.refundable_total.nanos // 10**7 for c in listed)
+        assert estimate.refundable_total.units * 100 + estimate.refundable_total.nanos // 10**7 == cents > 0
+        assert estimate.filing_deadline == min(
+            (c.filing_deadline for c in listed), key=lambda d: (d.year, d.month, d.day)
+        )
+
     deadline = time.monotonic() + 45
     ready = customs_pb2.RECLAIM_CLAIM_STATUS_READY_TO_FILE
     while time.monotonic() < deadline:
