@@ -114,9 +114,11 @@ def _parse_tracking_page_url(value: str) -> str:
     if not value.startswith(("https://", "http://")):
         raise ValueError("expected an http(s) URL")
     try:
-        value.format(tracking_number="RR123456785DE", label_id="label")
+        value.format(tracking_number="RR123456785DE", label_id="label", tracking_token="bht_token")
     except (KeyError, IndexError, ValueError) as exc:
-        raise ValueError(f"only {{tracking_number}} and {{label_id}} may be filled in: {exc}") from None
+        raise ValueError(
+            f"only {{tracking_number}}, {{label_id}} and {{tracking_token}} may be filled in: {exc}"
+        ) from None
     return value
 
 
@@ -288,7 +290,8 @@ class Settings:
         metadata=_meta(
             _parse_tracking_page_url,
             "tracking link printed on return instructions when the carrier has none; "
-            "{tracking_number} and {label_id} are filled in",
+            "{tracking_number}, {label_id} and {tracking_token} are filled in "
+            "(e.g. https://returns.example.com/track/{tracking_token} for Backhaul's own page)",
         ),
     )
     insights_min_delivered_returns: int = field(

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from carriers.models import Handover, LabelFormat
 from customs.money import Money
@@ -75,6 +76,12 @@ class DeclarationSummary:
     total_value: Money
     total_net_weight_grams: int
     line_count: int
+
+
+class TrackingTokenIssuer(Protocol):
+    """Per-label tracking tokens (service.tracking.access.TrackingTokens)."""
+
+    def issue(self, merchant_id: str, label_id: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
+from string import Formatter
 from urllib.parse import quote
 
 from carriers.models import Handover, LabelFormat, PurchasedLabel, ReturnShipment
@@ -32,7 +33,7 @@ from service.documents import (
 )
 from service.documents import Handover as DocumentHandover
 from service.documents.model import CONTENT_TYPES, DocumentKind
-from service.labels.model import DocumentDraft, PurchasePlan
+from service.labels.model import DocumentDraft, PurchasePlan, TrackingTokenIssuer
 from service.quoting.policy import ReturnPolicyBook
 from service.quoting.use_case import add_business_days
 
@@ -66,14 +67,26 @@ def carrier_label_draft(tracking_number: str, label_format: LabelFormat, content
 
 
 class LabelPaperwork:
-    def __init__(self, *, policies: ReturnPolicyBook, tracking_page_url: str) -> None:
-        """`tracking_page_url`: a template with {tracking_number} and/or {label_id} (used when the carrier
-        gives no tracking page of its own)."""
+    def __init__(
+        self,
+        *,
+        policies: ReturnPolicyBook,
+        tracking_page_url: str,
+        tracking_tokens: TrackingTokenIssuer | None = None,
+    ) -> None:
+        """`tracking_page_url`: a template with {tracking_number}, {label_id} and/or {tracking_token} (used
+        when the carrier gives no tracking page of its own); {tracking_token} needs `tracking_tokens`."""
+        names_token = "tracking_token" in {name for _, name, _, _ in Formatter().parse(tracking_page_url)}
+        if names_token and tracking_tokens is None:
+            raise ValueError("a tracking page URL naming {tracking_token} needs a tracking token issuer")
         self._policies = policies
         self._tracking_page_url = tracking_page_url
+        # Issued only when the page asks for one: it grants reading the label's tracking.
+        self._tracking_tokens = tracking_tokens if names_token else None
 
     def render(
         self,
+        merchant_id: str,
         label_id: str,
         plan: PurchasePlan,
         shipment: ReturnShipment,
@@ -86,7 +99,7 @@ class LabelPaperwork:
             ("customs documents", lambda: self._customs(shipment, purchased.tracking_number)),
             (
                 "return instructions",
-                lambda: [self._instructions(label_id, plan, shipment, purchased, issued_on)],
+                lambda: [self._instructions(merchant_id, label_id, plan, shipment, purchased, issued_on)],
             ),
         ]
         drafts: list[DocumentDraft] = []
@@ -139,6 +152,7 @@ class LabelPaperwork:
 
     def _instructions(
         self,
+        merchant_id: str,
         label_id: str,
         plan: PurchasePlan,
         shipment: ReturnShipment,
@@ -151,7 +165,8 @@ class LabelPaperwork:
             locale=plan.customer_locale,
             customer_name=shipment.customer.contact.name,
             tracking_number=purchased.tracking_number,
-            tracking_url=purchased.tracking_url or self.tracking_url(label_id, purchased.tracking_number),
+            tracking_url=purchased.tracking_url
+            or self.tracking_url(merchant_id, label_id, purchased.tracking_number),
             carrier_name=purchased.carrier,
             hub=shipment.destination,
             handover=DocumentHandover.PICKUP if pickup else DocumentHandover.DROP_OFF,
@@ -164,9 +179,14 @@ class LabelPaperwork:
         catalogue, _ = resolve_locale(plan.customer_locale)
         return _draft(render_return_instructions(document), catalogue.language)
 
-    def tracking_url(self, label_id: str, tracking_number: str) -> str:
+    def tracking_url(self, merchant_id: str, label_id: str, tracking_number: str) -> str:
+        """The configured tracking page of a label; a {tracking_token} in it opens Backhaul's own page
+        (/track/<token>) for this label only, as the customer's app would."""
+        token = self._tracking_tokens.issue(merchant_id, label_id) if self._tracking_tokens else ""
         return self._tracking_page_url.format(
-            tracking_number=quote(tracking_number, safe=""), label_id=quote(label_id, safe="")
+            tracking_number=quote(tracking_number, safe=""),
+            label_id=quote(label_id, safe=""),
+            tracking_token=quote(token, safe=""),
         )
 
     def _terms(self, shipment: ReturnShipment, issued_on: dt.date) -> tuple[dt.date, Money]:

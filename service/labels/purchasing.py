@@ -242,6 +242,7 @@ class LabelPurchaser:
         drafts = await loop.run_in_executor(
             self._render_executor,
             self._paperwork.render,
+            record.merchant_id,
             record.id,
             prepared.plan,
             prepared.shipment,

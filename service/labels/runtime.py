@@ -15,12 +15,13 @@ from carriers.accounts import CarrierAccount
 from carriers.resilience import ResilientCarrier
 from service.customs_declarations import CustomsDeclarations
 from service.labels.label_files import HttpLabelFiles, LabelFiles
+from service.labels.model import TrackingTokenIssuer
 from service.labels.paperwork import LabelPaperwork
 from service.labels.planning import PurchasePlanner
 from service.labels.purchasing import LabelPurchaser, ParcelRegistry, ReclaimRecorder
 from service.labels.reconciliation import LabelReconciler, ReconciliationReport
 from service.labels.repository import LabelRepository
-from service.labels.use_case import LabelSettings, ReclaimEstimates, ReturnLabels, TrackingTokenIssuer
+from service.labels.use_case import LabelSettings, ReclaimEstimates, ReturnLabels
 from service.quoting.hubs import HubDirectory
 from service.quoting.policy import ReturnPolicyBook
 from service.quoting.token import QuoteTokenSigner
@@ -36,7 +37,7 @@ class LabelsConfig:
     purchase_budget_seconds: float
     reconcile_after_seconds: float  # grace period of a pending intent; longer than the purchase budget
     reconcile_interval_seconds: float
-    tracking_page_url: str  # template with {tracking_number} and {label_id}
+    tracking_page_url: str  # template with {tracking_number}, {label_id} and/or {tracking_token}
 
     def __post_init__(self) -> None:
         if self.reconcile_after_seconds <= self.purchase_budget_seconds:
@@ -85,7 +86,9 @@ async def open_labels(
     purchaser = LabelPurchaser(
         repository=repository,
         planner=planner,
-        paperwork=LabelPaperwork(policies=policies, tracking_page_url=config.tracking_page_url),
+        paperwork=LabelPaperwork(
+            policies=policies, tracking_page_url=config.tracking_page_url, tracking_tokens=tracking_tokens
+        ),
         label_files=label_files,
         tracking=tracking,
         reclaim=reclaim,

@@ -48,6 +48,7 @@ from service.labels.model import (
     PageRequest,
     ScanProgress,
     StoredDocument,
+    TrackingTokenIssuer,
 )
 from service.labels.paging import decode_page_token, encode_page_token, page_size
 from service.labels.paperwork import carrier_label_draft
@@ -66,10 +67,6 @@ MAX_VOID_REASON_LENGTH = 500
 _LASTING_REFUSALS = frozenset(
     {"AUTHENTICATION_FAILED", "UNSUPPORTED_LANE", "UNSUPPORTED_OPERATION", "NOT_FOUND", ACCOUNT_DISABLED}
 )
-
-
-class TrackingTokenIssuer(Protocol):
-    def issue(self, merchant_id: str, label_id: str) -> str: ...
 
 
 class ReclaimEstimates(Protocol):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -164,9 +165,13 @@ def server(workdir: Path) -> Iterator[ServerProcess]:
     )
     hubs = workdir / "hubs.toml"
     hubs.write_text(HUBS_TOML)
-    process = ServerProcess(
-        workdir, extra_env={"BACKHAUL_CARRIERS_FILE": str(carriers), "BACKHAUL_HUBS_FILE": str(hubs)}
-    )
+    process = ServerProcess(workdir)
+    # Instructions link to the server's own customer tracking page, opened by the label's tracking token.
+    process.extra_env = {
+        "BACKHAUL_CARRIERS_FILE": str(carriers),
+        "BACKHAUL_HUBS_FILE": str(hubs),
+        "BACKHAUL_TRACKING_PAGE_URL": f"http://127.0.0.1:{process.http_port}/track/{{tracking_token}}",
+    }
     process.start()
     yield process
     process.stop()
@@ -401,6 +406,28 @@ def test_a_domestic_return_has_no_customs_documents_nor_reclaim_estimate(
     _opens(label.label_document.content, workdir, "de-label")
     assert label.tracking_number in _text(label.label_document.content, workdir)
     assert label.instructions_document.language_code == "de"
+
+
+def test_instructions_link_to_the_labels_own_tracking_page(
+    server: ServerProcess, channel: grpc.Channel, keys: Keys, workdir: Path
+) -> None:
+    key = keys["merchant-a"]
+    quote = _quote(channel, key, GERMAN, "rhein-paket")  # a rate-card partner: no tracking page of its own
+    label = _buy(channel, key, GERMAN, quote.quote_token, "de-tracking-link")
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", "-", str(workdir / "de-link")],
+        input=label.instructions_document.content,
+        check=True,
+        timeout=30,
+    )
+    codes = subprocess.run(
+        ["zbarimg", "-q", *map(str, sorted(workdir.glob("de-link*.png")))], capture_output=True, timeout=60
+    ).stdout.decode()
+    link = f"http://127.0.0.1:{server.http_port}/track/{label.tracking_token}"
+    assert f"QR-Code:{link}" in codes.splitlines()
+    with urllib.request.urlopen(link, timeout=10) as page:
+        assert page.status == 200
+        assert label.tracking_number in page.read().decode()
 
 
 # Exactly once ----------------------------------------------------------------------------------------------

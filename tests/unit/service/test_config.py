@@ -36,6 +36,8 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ("BACKHAUL_QUOTE_TOKEN_SECRET", "short", "32 characters"),
         ("BACKHAUL_HUBS_FILE", "/no/such/file.toml", "no such file"),
         ("BACKHAUL_LOG_FORMAT", "xml", "json"),
+        ("BACKHAUL_TRACKING_PAGE_URL", "https://t.example/{customer_email}", "{tracking_token}"),
+        ("BACKHAUL_TRACKING_PAGE_URL", "track.example/{tracking_number}", "http(s) URL"),
     ],
 )
 def test_bad_environment_value_names_the_variable(variable: str, value: str, fragment: str) -> None:
@@ -44,6 +46,11 @@ def test_bad_environment_value_names_the_variable(variable: str, value: str, fra
     assert caught.value.setting == variable
     assert fragment in str(caught.value)
     assert variable in str(caught.value)
+
+
+def test_the_tracking_page_may_name_the_labels_tracking_token() -> None:
+    url = "https://returns.example.com/track/{tracking_token}?n={tracking_number}&l={label_id}"
+    assert Settings.load({"BACKHAUL_TRACKING_PAGE_URL": url}).tracking_page_url == url
 
 
 def test_unknown_variable_is_refused() -> None:
