@@ -31,7 +31,7 @@ from service.quoting.policy import load_return_policies
 from service.quoting.token import QuoteTokenSigner
 from service.quoting.use_case import QuoteReturns, QuotingSettings
 from service.reclaim import Reclaim, load_reclaim_rules, open_reclaim
-from service.reclaim.label_summary import LabelReclaimSummaries
+from service.reclaim.label_claims import LabelClaims
 from service.storage.engine import Database, create_database
 from service.storage.schema import upgrade_database
 from service.storage.tenancy import Tenancy
@@ -180,7 +180,7 @@ async def build_application(settings: Settings, *, migrate: bool = True) -> Appl
         tracking=insights.registry,
         tracking_tokens=tracking.tokens,
         reclaim=reclaim.labels,
-        reclaim_estimates=LabelReclaimSummaries(reclaim.claims),
+        label_claims=LabelClaims(reclaim.claims),
     )
     # What start-up built lives as long as the process: keep it out of the collector's full passes, which
     # otherwise walk some 200,000 objects (rule tables, nomenclature, modules) and stall every stream for

@@ -21,7 +21,7 @@ from service.labels.planning import PurchasePlanner
 from service.labels.purchasing import LabelPurchaser, ParcelRegistry, ReclaimRecorder
 from service.labels.reconciliation import LabelReconciler, ReconciliationReport
 from service.labels.repository import LabelRepository
-from service.labels.use_case import LabelSettings, ReclaimEstimates, ReturnLabels
+from service.labels.use_case import LabelReclaimClaims, LabelSettings, ReturnLabels
 from service.quoting.hubs import HubDirectory
 from service.quoting.policy import ReturnPolicyBook
 from service.quoting.token import QuoteTokenSigner
@@ -72,7 +72,7 @@ async def open_labels(
     tracking: ParcelRegistry | None,
     tracking_tokens: TrackingTokenIssuer,
     reclaim: ReclaimRecorder | None = None,
-    reclaim_estimates: ReclaimEstimates | None = None,
+    label_claims: LabelReclaimClaims | None = None,
     clock: Callable[[], dt.datetime] = _utc_now,
     reconcile: bool = True,
     label_files: LabelFiles | None = None,
@@ -110,7 +110,7 @@ async def open_labels(
         hubs=hubs,
         tokens=tracking_tokens,
         label_files=label_files,
-        reclaim_estimates=reclaim_estimates,
+        label_claims=label_claims,
         settings=LabelSettings(purchase_budget_seconds=config.purchase_budget_seconds),
         clock=clock,
     )

@@ -69,10 +69,16 @@ _LASTING_REFUSALS = frozenset(
 )
 
 
-class ReclaimEstimates(Protocol):
-    """The duty reclaim estimate recorded with a label (service.reclaim.label_summary)."""
+class LabelReclaimClaims(Protocol):
+    """The duty reclaim claims recorded with a label (service.reclaim.label_claims.LabelClaims)."""
 
-    async def of_label(self, merchant_id: str, label_id: str) -> LabelReclaimSummary | None: ...
+    async def of_label(self, merchant_id: str, label_id: str) -> LabelReclaimSummary | None:
+        """The estimate the label carries, None when no regime applies."""
+        ...
+
+    async def label_voided(self, merchant_id: str, label_id: str, at: dt.datetime, reason: str) -> int:
+        """Cancel the open claims of a voided label."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,7 @@ class ReturnLabels:
         hubs: HubDirectory,
         tokens: TrackingTokenIssuer,
         label_files: LabelFiles,
-        reclaim_estimates: ReclaimEstimates | None = None,
+        label_claims: LabelReclaimClaims | None = None,
         settings: LabelSettings | None = None,
         clock: Callable[[], dt.datetime] = _utc_now,
         loop_clock: Callable[[], float] = loop_time,
@@ -108,7 +114,7 @@ class ReturnLabels:
         self._hubs = hubs
         self._tokens = tokens
         self._label_files = label_files
-        self._reclaim_estimates = reclaim_estimates
+        self._label_claims = label_claims
         self._settings = settings or LabelSettings()
         self._clock = clock
         self._loop_clock = loop_clock
@@ -248,10 +254,25 @@ class ReturnLabels:
                 f"the carrier refused to void label {label_id}: {result.message}", reason="VOID_REFUSED"
             )
         state = LabelState.VOIDED if result.status is VoidStatus.VOIDED else LabelState.VOID_REQUESTED
-        await self._repository.record_void(
-            label_id, LabelState.PURCHASED, state, reason.strip(), self._clock()
-        )
+        voided_at = self._clock()
+        await self._repository.record_void(label_id, LabelState.PURCHASED, state, reason.strip(), voided_at)
+        if self._label_claims is not None and record.plan.cross_border:
+            await self._cancel_claims(merchant_id, label_id, voided_at, state)
         return await self._view(await self._require(merchant_id, label_id), full=False)
+
+    async def _cancel_claims(
+        self, merchant_id: str, label_id: str, voided_at: dt.datetime, state: LabelState
+    ) -> None:
+        """The label's reclaim claims follow the void; a failure here leaves them to the tracking path and
+        to expiry rather than failing a void the carrier has already done."""
+        assert self._label_claims is not None
+        done = "voided" if state is LabelState.VOIDED else "voided (the carrier's refund is pending)"
+        try:
+            await self._label_claims.label_voided(
+                merchant_id, label_id, voided_at, f"return label {label_id} {done}: the goods will not leave"
+            )
+        except Exception:
+            _log.exception("label %s: its reclaim claims were not cancelled", label_id)
 
     # Shared ----------------------------------------------------------------------------------------------
 
@@ -277,8 +298,8 @@ class ReturnLabels:
             documents = await self._fetch_carrier_label(record, documents)
         shipment: ShipmentInput = decode(ShipmentInput, record.request["shipment"])
         reclaim_estimate = None
-        if self._reclaim_estimates is not None and record.plan.cross_border:
-            reclaim_estimate = await self._reclaim_estimates.of_label(record.merchant_id, record.id)
+        if self._label_claims is not None and record.plan.cross_border:
+            reclaim_estimate = await self._label_claims.of_label(record.merchant_id, record.id)
         return LabelView(
             record=record,
             shipment=shipment,

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from customs.money import Money
 from customs.reclaim import ClaimStatus
 from service.reclaim.model import StoredClaim
-from service.reclaim.repository import ClaimRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +53,3 @@ def summarize(claims: list[StoredClaim]) -> LabelReclaimSummary | None:
         filing_deadline=min(deadlines, default=None),
         estimated=any(claim.amounts_estimated for claim in estimates),
     )
-
-
-class LabelReclaimSummaries:
-    """Reads the summary of a label's claims for LabelsService answers."""
-
-    def __init__(self, claims: ClaimRepository) -> None:
-        self._claims = claims
-
-    async def of_label(self, merchant_id: str, label_id: str) -> LabelReclaimSummary | None:
-        return summarize(await self._claims.claims_of_label(merchant_id, label_id))

@@ -248,6 +248,36 @@ def test_a_cross_border_label_records_a_claim_that_tracking_makes_ready_to_file(
     assert not any(w.code in {"NOT_YET_EXPORTED", "PROOF_OF_EXPORT_MISSING"} for w in response.warnings)
 
 
+def test_voiding_a_label_cancels_its_claims(
+    server: ServerProcess, channel: grpc.Channel, customs: Authorized
+) -> None:
+    labels = Authorized(labels_pb2_grpc.LabelsServiceStub(channel), server.create_key("merchant-reclaim"))
+    bought = labels.CreateReturnLabel(
+        labels_pb2.CreateReturnLabelRequest(
+            idempotency_key="reclaim-e2e-void",
+            shipment=_us_return_to_the_canadian_hub(dt.datetime.now(dt.UTC).date()),
+            explicit_rate=labels_pb2.ExplicitRate(
+                carrier_account_id="sandbox", service_code="sandbox_standard"
+            ),
+        )
+    ).label
+    assert bought.reclaim_estimate.status == customs_pb2.RECLAIM_CLAIM_STATUS_ESTIMATED
+
+    voided = labels.VoidReturnLabel(
+        labels_pb2.VoidReturnLabelRequest(label_id=bought.id, reason="customer kept the jacket")
+    ).label
+    assert voided.status == labels_pb2.RETURN_LABEL_STATUS_VOIDED
+    cancelled = customs_pb2.RECLAIM_CLAIM_STATUS_CANCELLED
+    assert voided.reclaim_estimate.status == cancelled
+    listed = customs.ListReclaimClaims(customs_pb2.ListReclaimClaimsRequest(label_id=bought.id)).claims
+    assert listed
+    assert all(claim.status == cancelled for claim in listed)
+    for claim in listed:
+        last = claim.audit_trail[-1]
+        assert (last.status, last.actor) == (cancelled, f"label:{bought.id}")
+        assert "voided" in last.description
+
+
 def test_claims_are_invisible_to_other_merchants(server: ServerProcess, channel: grpc.Channel) -> None:
     other = Authorized(customs_pb2_grpc.CustomsServiceStub(channel), server.create_key("merchant-other"))
     assert list(other.ListReclaimClaims(customs_pb2.ListReclaimClaimsRequest()).claims) == []
