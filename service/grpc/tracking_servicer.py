@@ -51,10 +51,16 @@ _OUTCOME = {
 }
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def _timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value.astimezone(dt.UTC))
-    return stamp
+    """An aware datetime as a Timestamp, by integer arithmetic: exact, and a fraction of the cost of
+    Timestamp.FromDatetime (pure Python in protobuf), which every streamed event paid twice."""
+    delta = value - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=delta.days * 86400 + delta.seconds, nanos=delta.microseconds * 1000
+    )
 
 
 def _struct(raw: Mapping[str, Any]) -> struct_pb2.Struct:

@@ -251,7 +251,9 @@ def _pending(
     shipment: TrackedShipment, event: TrackingEvent, source: EventSource, facility: str = ""
 ) -> PendingEvent:
     """The event keyed as the log keys it: under the parcel's account and normalised tracking number."""
-    keyed = dataclasses.replace(
-        event, carrier=shipment.carrier_account_id, tracking_number=shipment.tracking_number
-    )
-    return PendingEvent(shipment, keyed, source, facility)
+    if event.carrier != shipment.carrier_account_id or event.tracking_number != shipment.tracking_number:
+        # Copied only when it differs: dataclasses.replace costs more than the rest of this path.
+        event = dataclasses.replace(
+            event, carrier=shipment.carrier_account_id, tracking_number=shipment.tracking_number
+        )
+    return PendingEvent(shipment, event, source, facility)
