@@ -360,9 +360,12 @@ def _cpu_per_call(runs: list[dict[str, Any]]) -> float:
     return round(sum(r["server_cpu_s"] for r in runs) / calls * 1e6, 1) if calls else float("nan")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(
+    description: str | None = __doc__, server_roles: tuple[str, ...] = ("echo-server",)
+) -> argparse.ArgumentParser:
+    """The options (bench_quote_floor.py adds its own server roles and options to them)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--carriers", type=int, default=3, help="sandbox carrier accounts on the server")
     parser.add_argument("--carrier-latency-ms", type=float, default=0.0, help="each carrier's answer time")
@@ -377,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--deadline-ms", type=float, default=1000.0, help="deadline of every call")
     parser.add_argument("--hang-one", action="store_true", help="the last carrier never answers")
     parser.add_argument(
-        "--role", choices=["bench", "client", "echo-server"], default="bench", help=argparse.SUPPRESS
+        "--role", choices=["bench", "client", *server_roles], default="bench", help=argparse.SUPPRESS
     )
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
