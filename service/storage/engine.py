@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import URL, Connection, event, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -87,24 +87,40 @@ def create_database(url: str | URL, *, pool_size: int = 10, echo: bool = False) 
     )
 
 
+def create_sqlite_writer_engine(url: URL) -> Engine:
+    """A synchronous engine (pysqlite) on the same SQLite file, with one connection configured as the async
+    engine's and transactions that begin with BEGIN IMMEDIATE, for a writer that runs whole transactions
+    in a thread of its own (the tracking log's appender)."""
+    engine = create_engine(url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0)
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-        # Take transaction control away from the sqlite3 module (which skips BEGIN before SELECT and
-        # breaks SAVEPOINT); the `begin` hook below emits BEGIN itself.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            # busy_timeout first: switching to WAL needs a lock that a concurrent opener may hold.
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA foreign_keys = ON")
-            # With WAL, NORMAL loses no committed data on a process crash, only possibly on power loss.
-            cursor.execute("PRAGMA synchronous = NORMAL")
-        finally:
-            cursor.close()
+    event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         options: dict[str, Any] = dict(connection.get_execution_options())
         connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE_INTENT) else "BEGIN")
+
+
+def _configure_sqlite_connection(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    # Take transaction control away from the sqlite3 module (which skips BEGIN before SELECT and breaks
+    # SAVEPOINT); the engines' `begin` hooks emit BEGIN themselves.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # busy_timeout first: switching to WAL needs a lock that a concurrent opener may hold.
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        # With WAL, NORMAL loses no committed data on a process crash, only possibly on power loss.
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

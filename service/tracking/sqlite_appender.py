@@ -3,10 +3,9 @@
 aiosqlite hands every cursor operation (open, execute, fetch, close) to its worker thread and back, and on
 the append path those hand-overs cost more than the statements: a single-event append took about 2.5 ms of
 CPU that way, against 0.8 ms when the whole transaction runs in one thread (and 0.3 ms with the statements
-of log_statements.py on the DB-API connection). The connection is configured as
-service/storage/engine.py configures SQLite connections (WAL, busy timeout, foreign keys, NORMAL
-synchronous) and its transactions begin with BEGIN IMMEDIATE, so it takes its turn with the service's other
-writers exactly as they do.
+of log_statements.py on the DB-API connection). Its engine comes from service/storage/engine.py: the
+connection is configured as the service's other SQLite connections are and its transactions begin with
+BEGIN IMMEDIATE, so it takes its turn with the service's other writers exactly as they do.
 """
 
 from __future__ import annotations
@@ -14,13 +13,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import URL, Connection, create_engine, event
-from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy import URL
 
-from service.storage.engine import SQLITE_BUSY_TIMEOUT_MS
+from service.storage.engine import create_sqlite_writer_engine
 from service.tracking.log_statements import LogStatements, SqliteStatements
 
 T = TypeVar("T")
@@ -28,9 +25,7 @@ T = TypeVar("T")
 
 class SqliteAppender:
     def __init__(self, url: URL) -> None:
-        self._engine = create_engine(url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0)
-        event.listen(self._engine, "connect", _configure)
-        event.listen(self._engine, "begin", _begin_immediate)
+        self._engine = create_sqlite_writer_engine(url)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracking-sqlite-appender")
         self._statements = SqliteStatements(self._engine.dialect)
 
@@ -46,19 +41,3 @@ class SqliteAppender:
     def close(self) -> None:
         self._thread.shutdown(wait=True)
         self._engine.dispose()
-
-
-def _configure(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-    finally:
-        cursor.close()
-
-
-def _begin_immediate(connection: Connection, *_: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")

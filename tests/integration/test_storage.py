@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,7 +14,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, make_url, text
 from sqlalchemy.exc import IntegrityError
 
 from service import schema
@@ -28,6 +29,7 @@ from service.storage import (
     upgrade_database,
 )
 from service.storage.credentials import ApiKeyCredential, digest_secret
+from service.storage.engine import create_sqlite_writer_engine
 from service.storage.repositories import Merchant
 from service.storage.schema import MIGRATION_LOCK_ID, alembic_config
 
@@ -175,6 +177,25 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(sqlite
             assert await connection.scalar(text("PRAGMA busy_timeout")) == 10_000
     finally:
         await handle.dispose()
+
+
+def test_the_sqlite_writer_engine_configures_its_connection_alike_and_begins_immediate(
+    sqlite_url: str,
+) -> None:
+    engine = create_sqlite_writer_engine(make_url(sqlite_url))
+    other = sqlite3.connect(make_url(sqlite_url).database or "", timeout=0)
+    try:
+        with engine.begin() as connection:
+            assert connection.scalar(text("PRAGMA journal_mode")) == "wal"
+            assert connection.scalar(text("PRAGMA foreign_keys")) == 1
+            assert connection.scalar(text("PRAGMA busy_timeout")) == 10_000
+            assert connection.scalar(text("PRAGMA synchronous")) == 1  # NORMAL
+            # BEGIN IMMEDIATE: the write lock is held from the start, before anything is written.
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+    finally:
+        other.close()
+        engine.dispose()
 
 
 async def test_foreign_keys_are_enforced(database: Database) -> None:
