@@ -37,6 +37,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import grpc
 
 from backhaul.v1 import rates_pb2
+from service.cli import serving_loop_factory
 from service.demo import german_customer_return
 from tests.e2e.server_process import ServerProcess, free_port
 
@@ -68,12 +69,9 @@ postal_code = "5928 LC"
 
 
 def _loop_factory() -> tuple[str, Callable[[], asyncio.AbstractEventLoop] | None]:
-    """The event loop `backhaul serve` runs on: uvloop when installed."""
-    try:
-        import uvloop
-    except ImportError:
-        return "asyncio", None
-    return "uvloop", uvloop.new_event_loop
+    """The event loop `backhaul serve` runs on, and its name."""
+    factory = serving_loop_factory()
+    return ("asyncio" if factory is None else factory.__module__.partition(".")[0]), factory
 
 
 def _run(coroutine: Any) -> Any:

@@ -42,6 +42,7 @@ from google.protobuf import timestamp_pb2
 
 from backhaul.v1 import tracking_pb2, tracking_pb2_grpc
 from service.app import build_application
+from service.cli import serving_loop_factory
 from service.config import Settings
 from service.logging import configure_logging
 from service.server import BackhaulServer
@@ -404,7 +405,8 @@ async def _client_main(plan: Plan) -> dict[str, Any]:
 
 
 def client_process(plan: Plan, connection: Connection) -> None:
-    connection.send(asyncio.run(_client_main(plan)))
+    with asyncio.Runner(loop_factory=serving_loop_factory()) as runner:
+        connection.send(runner.run(_client_main(plan)))
     connection.close()
 
 
@@ -494,6 +496,7 @@ def _summary(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]
         "label_subscribers": args.subscribers,
         "merchant_subscribers": args.merchant_subscribers,
         "cores": multiprocessing.cpu_count(),
+        "loop": "asyncio" if serving_loop_factory() is None else "uvloop",
         "reclaim_follower": not args.without_reclaim_follower,
     }
     if args.find_max:
@@ -565,7 +568,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     configure_logging("WARNING", "console")
-    result = asyncio.run(_serve_and_measure(args))
+    # Servers and clients on the event loop `backhaul serve` runs on (uvloop when installed).
+    with asyncio.Runner(loop_factory=serving_loop_factory()) as runner:
+        result = runner.run(_serve_and_measure(args))
     print(json.dumps(_summary(args, result)))
     sys.stdout.flush()
 
