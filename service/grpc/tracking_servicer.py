@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
@@ -29,9 +30,10 @@ from service.tracking.model import EventSource, IngestOutcome, LoggedEvent
 from service.tracking.partner_scans import PartnerScan
 from service.tracking.queries import ParcelTracking
 from service.tracking.runtime import Tracking
-from service.tracking.streams import Heartbeat, ReplayComplete, StreamItem
+from service.tracking.streams import EventBatch, Heartbeat, ReplayComplete, StreamItem
 
 MIN_HEARTBEAT_SECONDS = 1.0
+MAX_EVENTS_PER_MESSAGE = 500  # the replay page size: a page fits one message
 MAX_HEARTBEAT_SECONDS = 60.0
 # Events converted once and shared by every stream that delivers them (per-label and merchant-wide).
 _CONVERTED_EVENTS = 4096
@@ -141,13 +143,30 @@ class TrackingServicer:
             else [],
             whole_merchant=kind == "merchant",
         )
+        if request.max_events_per_message > MAX_EVENTS_PER_MESSAGE:
+            raise InvalidArgument.single("max_events_per_message", f"at most {MAX_EVENTS_PER_MESSAGE}")
+        per_message = request.max_events_per_message
         resume = request.resume_after_cursor if request.HasField("resume_after_cursor") else None
         heartbeat = self._tracking.heartbeat_seconds
         if request.HasField("heartbeat_interval"):
             asked = request.heartbeat_interval.ToTimedelta().total_seconds()
             heartbeat = min(max(asked, MIN_HEARTBEAT_SECONDS), MAX_HEARTBEAT_SECONDS)
-        async for item in self._tracking.streams.stream(selection, resume, heartbeat):
-            yield self._stream_message(item)
+        async with aclosing(self._tracking.streams.batches(selection, resume, heartbeat)) as items:
+            async for item in items:
+                if not isinstance(item, EventBatch):
+                    yield self._stream_message(item)
+                elif per_message <= 1:
+                    for event in item.events:
+                        yield self._stream_message(event)
+                else:
+                    events = item.events
+                    for start in range(0, len(events), per_message):
+                        yield self._batch_message(events[start : start + per_message])
+
+    def _batch_message(self, events: Sequence[LoggedEvent]) -> tracking_pb2.SubscribeTrackingResponse:
+        message = tracking_pb2.SubscribeTrackingResponse()
+        message.events.events.extend(self._stream_message(event).event for event in events)
+        return message
 
     def _stream_message(self, item: StreamItem) -> tracking_pb2.SubscribeTrackingResponse:
         if isinstance(item, Heartbeat):

@@ -10,12 +10,16 @@ A stream that falls behind (its client reads slowly) never holds up the others: 
 stops receiving live events and, when it gets to them, delivers what it had queued, re-attaches, and reads
 the rest from the log by the same argument. Heartbeats go out after `heartbeat` seconds without an event
 and carry the highest cursor the stream has covered: resuming from it misses nothing.
+
+`batches` hands out the events that are ready together (a replay page, what a live queue held) as one
+EventBatch, so a transport can send them in fewer messages; `stream` gives them one at a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from service.errors import InvalidArgument
@@ -43,7 +47,15 @@ class Heartbeat:
     last_cursor: int
 
 
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """Events ready at the same time, in cursor order; never empty."""
+
+    events: tuple[LoggedEvent, ...]
+
+
 StreamItem = LoggedEvent | ReplayComplete | Heartbeat
+BatchItem = EventBatch | ReplayComplete | Heartbeat
 
 
 class TrackingStreams:
@@ -65,6 +77,19 @@ class TrackingStreams:
     ) -> AsyncIterator[StreamItem]:
         """Events after `resume_after` (None: only those stored from now on), a ReplayComplete once the
         stored ones are out, then live events and heartbeats until the caller stops iterating."""
+        # Closing this stream closes the batches under it at once (detaching its queue), not when collected.
+        async with aclosing(self.batches(selection, resume_after, heartbeat_seconds)) as items:
+            async for item in items:
+                if isinstance(item, EventBatch):
+                    for event in item.events:
+                        yield event
+                else:
+                    yield item
+
+    async def batches(
+        self, selection: EventSelection, resume_after: int | None, heartbeat_seconds: float
+    ) -> AsyncGenerator[BatchItem, None]:
+        """As `stream`, with the events that are ready together in one EventBatch."""
         queue = self._fanout.attach(selection, self._capacity)
         try:
             head = await self._log.head()
@@ -74,39 +99,39 @@ class TrackingStreams:
                 )
             sent = head if resume_after is None else resume_after
             replayed = 0
-            async for event in self._stored(selection, sent):
-                yield event
-                sent = event.cursor
-                replayed += 1
+            async for batch in self._stored(selection, sent):
+                yield batch
+                sent = batch.events[-1].cursor
+                replayed += len(batch.events)
             yield ReplayComplete(sent, replayed)
             async for item in self._live(queue, sent, heartbeat_seconds):
                 yield item
         finally:
             self._fanout.detach(queue)
 
-    async def _stored(self, selection: EventSelection, after: int) -> AsyncIterator[LoggedEvent]:
+    async def _stored(self, selection: EventSelection, after: int) -> AsyncIterator[EventBatch]:
         while True:
             page = await self._log.read(selection, after, REPLAY_PAGE)
-            for event in page:
-                yield event
-                after = event.cursor
+            if page:
+                yield EventBatch(tuple(page))
+                after = page[-1].cursor
             if len(page) < REPLAY_PAGE:
                 return
 
-    async def _live(self, queue: LiveQueue, sent: int, heartbeat_seconds: float) -> AsyncIterator[StreamItem]:
+    async def _live(self, queue: LiveQueue, sent: int, heartbeat_seconds: float) -> AsyncIterator[BatchItem]:
         while True:
             if not await queue.wait(heartbeat_seconds):
                 yield Heartbeat(self._clock(), max(sent, self._fanout.position))
                 continue
             events = queue.take()
             overflowed = queue.overflowed
-            for event in events:
-                if event.cursor > sent:
-                    yield event
-                    sent = event.cursor
+            fresh = tuple(event for event in events if event.cursor > sent)
+            if fresh:
+                yield EventBatch(fresh)
+                sent = fresh[-1].cursor
             if overflowed:
                 queue.rearm()
-                async for event in self._stored(queue.selection, sent):
-                    yield event
-                    sent = event.cursor
+                async for batch in self._stored(queue.selection, sent):
+                    yield batch
+                    sent = batch.events[-1].cursor
                 queue.behind_since = None

@@ -384,6 +384,48 @@ async def test_streams_replay_then_go_live_resume_and_beat(running: Running) -> 
     assert beyond.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_streams_may_send_the_events_ready_together_in_one_message(running: Running) -> None:
+    tracking = _tracking(running)
+    numbers = [f"RR0000001{index:02d}NL" for index in range(12)]
+    for index, number in enumerate(numbers):
+        await tracking.ingestion.register_shipment(MERCHANT, f"lbl_b{index}", "tulip-parcel", number)
+    stored = await _ingest(running, *(_push(number, "EMA", 0) for number in numbers))
+    batched = running.stub.SubscribeTracking(
+        tracking_pb2.SubscribeTrackingRequest(
+            merchant=tracking_pb2.TrackingMerchantFilter(), resume_after_cursor=0, max_events_per_message=5
+        ),
+        metadata=running.auth(),
+    )
+    # The replay is one page: 12 events in messages of at most 5, in cursor order.
+    sizes, cursors = [], []
+    for _ in range(3):
+        events = (await _next(batched, "events")).events.events
+        sizes.append(len(events))
+        cursors += [event.cursor for event in events]
+    assert (sizes, cursors) == ([5, 5, 2], [result.cursor for result in stored.results])
+    assert (await _next(batched, "replay_complete")).replay_complete.replayed_count == 12
+
+    live = await _ingest(running, _push(numbers[0], "EMC", 5))  # one ready event goes at once, alone
+    (event,) = (await _next(batched, "events")).events.events
+    assert event.cursor == live.results[0].cursor
+    assert event.tracking_number == numbers[0]
+    batched.cancel()
+
+    with pytest.raises(grpc.aio.AioRpcError) as too_many:
+        await _next(
+            running.stub.SubscribeTracking(
+                tracking_pb2.SubscribeTrackingRequest(
+                    merchant=tracking_pb2.TrackingMerchantFilter(), max_events_per_message=501
+                ),
+                metadata=running.auth(),
+            ),
+            "events",
+        )
+    assert too_many.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "max_events_per_message" in (too_many.value.details() or "")
+
+
 async def test_a_slow_subscriber_reads_from_the_store_and_never_slows_the_others(
     small_queues: Running,
 ) -> None:

@@ -90,9 +90,20 @@ class BaselineTracking:
         yield tracking_pb2.SubscribeTrackingResponse(
             replay_complete=tracking_pb2.TrackingReplayComplete(last_cursor=self._cursor)
         )
+        per_message = request.max_events_per_message
         try:
             while True:
-                yield await queue.get()
+                message = await queue.get()
+                if per_message <= 1:
+                    yield message
+                    continue
+                # As the service does: what is ready goes in one message, nothing waits for more.
+                batch = [message.event]
+                while len(batch) < per_message and not queue.empty():
+                    batch.append(queue.get_nowait().event)
+                response = tracking_pb2.SubscribeTrackingResponse()
+                response.events.events.extend(batch)
+                yield response
         finally:
             for target in targets:
                 target.remove(queue)
@@ -158,6 +169,7 @@ class Plan:
     numbers: list[str]  # tracking number of label i
     tokens: list[str]  # tracking token of label i ("" for the baseline: it does not authenticate)
     merchant_subscribers: int
+    merchant_max_events_per_message: int  # the merchant-wide streams' max_events_per_message
     rates: list[float]  # fixed rates to measure, in order; empty with find_max
     find_max: bool
     start_rate: float
@@ -230,7 +242,8 @@ class Client:
                 credential = plan.tokens[subscriber.label]
             else:
                 request = tracking_pb2.SubscribeTrackingRequest(
-                    merchant=tracking_pb2.TrackingMerchantFilter()
+                    merchant=tracking_pb2.TrackingMerchantFilter(),
+                    max_events_per_message=plan.merchant_max_events_per_message,
                 )
                 credential = plan.api_key
             call = stub.SubscribeTracking(request, metadata=self._metadata(credential))
@@ -244,14 +257,16 @@ class Client:
         with contextlib.suppress(grpc.aio.AioRpcError, asyncio.CancelledError):
             async for message in call:
                 kind = message.WhichOneof("kind")
-                if kind == "event":
+                if kind in ("event", "events"):
                     if self.recording:
-                        event = message.event
-                        cursor = event.cursor
-                        count = subscriber.seen.get(cursor, 0)
-                        if not count:
-                            subscriber.latency[cursor] = time.time() - event.raw_payload["sent_at"]
-                        subscriber.seen[cursor] = count + 1
+                        received = time.time()
+                        events = [message.event] if kind == "event" else message.events.events
+                        for event in events:
+                            cursor = event.cursor
+                            count = subscriber.seen.get(cursor, 0)
+                            if not count:
+                                subscriber.latency[cursor] = received - event.raw_payload["sent_at"]
+                            subscriber.seen[cursor] = count + 1
                 elif kind == "replay_complete":
                     subscriber.ready.set()
 
@@ -459,6 +474,7 @@ async def _serve_and_measure(args: argparse.Namespace) -> dict[str, Any]:
         common = {
             "numbers": numbers,
             "merchant_subscribers": args.merchant_subscribers,
+            "merchant_max_events_per_message": args.merchant_max_events_per_message,
             "rates": [] if args.find_max else [args.rate],
             "find_max": args.find_max,
             "start_rate": args.rate,
@@ -495,6 +511,7 @@ def _summary(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]
         "bus": "nats" if args.bus_url.startswith(("nats", "tls")) else "memory",
         "label_subscribers": args.subscribers,
         "merchant_subscribers": args.merchant_subscribers,
+        "merchant_max_events_per_message": args.merchant_max_events_per_message,
         "cores": multiprocessing.cpu_count(),
         "loop": "asyncio" if serving_loop_factory() is None else "uvloop",
         "reclaim_follower": not args.without_reclaim_follower,
@@ -547,6 +564,12 @@ def main() -> None:
         "--subscribers", type=int, default=1000, help="per-label subscribers (one label each)"
     )
     parser.add_argument("--merchant-subscribers", type=int, default=2)
+    parser.add_argument(
+        "--merchant-max-events-per-message",
+        type=int,
+        default=100,
+        help="max_events_per_message of the merchant-wide streams (both servers); 1: an event per message",
+    )
     parser.add_argument(
         "--rate", type=float, default=1000.0, help="events/s ingested (start rate with --find-max)"
     )

@@ -519,9 +519,15 @@ class SubscribeTrackingRequest(_message.Message):
     MERCHANT_FIELD_NUMBER: _builtins.int
     RESUME_AFTER_CURSOR_FIELD_NUMBER: _builtins.int
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _builtins.int
+    MAX_EVENTS_PER_MESSAGE_FIELD_NUMBER: _builtins.int
     resume_after_cursor: _builtins.int
     """Replay stored events with a cursor greater than this one before going live. Set to 0 to replay the
     whole history; leave unset to receive only events stored after the subscription starts.
+    """
+    max_events_per_message: _builtins.int
+    """Above 1: events come as `events`, up to this many per message. Events ready at once (a replay page,
+    live events that arrived while the previous message was on its way) share a message; none waits for
+    others. 0 or 1: every event in a message of its own (`event`). At most 500.
     """
     @_builtins.property
     def labels(self) -> Global___TrackingLabelFilter:
@@ -547,10 +553,11 @@ class SubscribeTrackingRequest(_message.Message):
         merchant: Global___TrackingMerchantFilter | None = ...,
         resume_after_cursor: _builtins.int | None = ...,
         heartbeat_interval: _duration_pb2.Duration | None = ...,
+        max_events_per_message: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_resume_after_cursor", b"_resume_after_cursor", "filter", b"filter", "heartbeat_interval", b"heartbeat_interval", "labels", b"labels", "merchant", b"merchant", "resume_after_cursor", b"resume_after_cursor", "tracking_numbers", b"tracking_numbers"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_resume_after_cursor", b"_resume_after_cursor", "filter", b"filter", "heartbeat_interval", b"heartbeat_interval", "labels", b"labels", "merchant", b"merchant", "resume_after_cursor", b"resume_after_cursor", "tracking_numbers", b"tracking_numbers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_resume_after_cursor", b"_resume_after_cursor", "filter", b"filter", "heartbeat_interval", b"heartbeat_interval", "labels", b"labels", "max_events_per_message", b"max_events_per_message", "merchant", b"merchant", "resume_after_cursor", b"resume_after_cursor", "tracking_numbers", b"tracking_numbers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__resume_after_cursor: _TypeAlias = _typing.Literal["resume_after_cursor"]  # noqa: Y015
     _WhichOneofArgType__resume_after_cursor: _TypeAlias = _typing.Literal["_resume_after_cursor", b"_resume_after_cursor"]  # noqa: Y015
@@ -637,6 +644,7 @@ class SubscribeTrackingResponse(_message.Message):
     EVENT_FIELD_NUMBER: _builtins.int
     HEARTBEAT_FIELD_NUMBER: _builtins.int
     REPLAY_COMPLETE_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def event(self) -> Global___TrackingEvent:
         """A tracking event."""
@@ -651,22 +659,51 @@ class SubscribeTrackingResponse(_message.Message):
         was replayed).
         """
 
+    @_builtins.property
+    def events(self) -> Global___TrackingEventBatch:
+        """Several tracking events, in cursor order (only when the request's max_events_per_message is above 1)."""
+
     def __init__(
         self,
         *,
         event: Global___TrackingEvent | None = ...,
         heartbeat: Global___TrackingHeartbeat | None = ...,
         replay_complete: Global___TrackingReplayComplete | None = ...,
+        events: Global___TrackingEventBatch | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "heartbeat", b"heartbeat", "kind", b"kind", "replay_complete", b"replay_complete"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "events", b"events", "heartbeat", b"heartbeat", "kind", b"kind", "replay_complete", b"replay_complete"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "heartbeat", b"heartbeat", "kind", b"kind", "replay_complete", b"replay_complete"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "events", b"events", "heartbeat", b"heartbeat", "kind", b"kind", "replay_complete", b"replay_complete"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["event", "heartbeat", "replay_complete"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["event", "heartbeat", "replay_complete", "events"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
 Global___SubscribeTrackingResponse: _TypeAlias = SubscribeTrackingResponse  # noqa: Y015
+
+@_typing.final
+class TrackingEventBatch(_message.Message):
+    """Tracking events sent in one stream message."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrackingEvent]:
+        """The events, in cursor order; resuming from the last one's cursor misses nothing."""
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___TrackingEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrackingEventBatch: _TypeAlias = TrackingEventBatch  # noqa: Y015
 
 @_typing.final
 class TrackingHeartbeat(_message.Message):
