@@ -32,7 +32,7 @@ from tests.e2e.server_process import ServerProcess
 KEYS = [f"rma-{index:03d}" for index in range(40)]
 SEND_EVERY_SECONDS = 0.03
 KILL_AFTER_ANSWERS = 3  # kill once this many purchases were answered ...
-KILL_WITH_UNANSWERED_SALES = 3  # ... while this many more are sold but not answered yet
+KILL_WITH_UNCOMMITTED_SALES = 1  # ... while the carrier has sold this many more than the server has recorded
 RETRY_FOR_SECONDS = 40.0
 
 CARRIERS_TOML = """
@@ -109,6 +109,14 @@ def _ledger(path: Path) -> list[dict[str, str]]:
     return sales
 
 
+def _bought(database: Path) -> int:
+    """Labels the server has committed as bought (read beside the running server: SQLite in WAL mode)."""
+    try:
+        return _label_states(database).get("purchased", 0)
+    except sqlite3.OperationalError:  # not created yet, or busy for a moment
+        return 0
+
+
 def _label_states(database: Path) -> dict[str, int]:
     with sqlite3.connect(database) as connection:
         rows = connection.execute("SELECT state, count(*) FROM return_labels GROUP BY state").fetchall()
@@ -133,13 +141,16 @@ def test_sigkill_during_a_burst_of_purchases_loses_none_and_buys_none_twice(
 
         def buy(key: str) -> None:
             try:
-                label = stub.CreateReturnLabel(_request(key, token), metadata=metadata, timeout=10).label
+                # A generous deadline: the burst's documents are rendered one label at a time, which on a slow
+                # machine takes seconds; a call that gave up would not count as answered before the crash.
+                label = stub.CreateReturnLabel(_request(key, token), metadata=metadata, timeout=60).label
             except grpc.RpcError:
                 return  # the server died under this call
             with lock:
                 before_crash[key] = label
 
         ledger = tmp_path / "sandbox-ledger.jsonl"
+        database = tmp_path / "backhaul.db"
         stop_sending = threading.Event()
 
         def send(pool: ThreadPoolExecutor) -> None:
@@ -152,23 +163,24 @@ def test_sigkill_during_a_burst_of_purchases_loses_none_and_buys_none_twice(
         with ThreadPoolExecutor(max_workers=len(KEYS)) as pool:
             sender = threading.Thread(target=send, args=(pool,))
             sender.start()
-            # Kill while the carrier has sold labels whose answers have not come back: some of those are
-            # between the carrier's answer and the commit.
-            deadline = time.monotonic() + 30
+            # Kill while the carrier has sold labels the server has not recorded as bought yet: those are
+            # between the carrier's answer and the commit (watched in the ledger and the database itself,
+            # not guessed from the answers, whose timing varies with the machine).
+            deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 sold = len(_ledger(ledger)) if ledger.exists() else 0
                 with lock:
                     answered = len(before_crash)
-                if answered >= KILL_AFTER_ANSWERS and sold - answered >= KILL_WITH_UNANSWERED_SALES:
+                if answered >= KILL_AFTER_ANSWERS and sold - _bought(database) >= KILL_WITH_UNCOMMITTED_SALES:
                     break
-                time.sleep(0.005)
+                time.sleep(0.002)
             assert server.process is not None
             server.process.send_signal(signal.SIGKILL)
             stop_sending.set()
             server.process.wait(timeout=10)
             sender.join()
     assert 0 < len(before_crash) < len(KEYS), "the kill must land in the middle of the burst"
-    states = _label_states(tmp_path / "backhaul.db")
+    states = _label_states(database)
     assert states.get("pending", 0) > 0, f"no purchase was interrupted: {states}"
 
     server.start()  # reconciliation runs at start and then every 0.5 s
