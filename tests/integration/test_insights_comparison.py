@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -42,20 +41,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 
-from carriers.accounts import load_accounts
 from carriers.models import Parcel, Rate
-from carriers.registry import ConfiguredCarriers, build_carriers
 from carriers.tracking import ExceptionReason, TrackingLocation, TrackingStatus
 from customs.goods import ReturnReason
 from customs.money import FxTable, Money
-from service.bus import open_bus
-from service.config import Settings, default_data_file
-from service.insights import Insights, InsightsConfig, open_insights
 from service.insights.history import HistoryWriter, SimulatedReturn, SimulatedScan
 from service.insights.lane_figures import LaneFigures
 from service.insights.model import ComparisonQuery, GroupBy, Lane
 from service.labels.repository import LabelRepository
-from service.metrics import ServiceMetrics
 from service.quoting.request import (
     AddressInput,
     ContactInput,
@@ -65,9 +58,9 @@ from service.quoting.request import (
     ShipmentInput,
 )
 from service.quoting.use_case import CarrierAnswer, LaneKey
-from service.storage import Database, Tenancy, create_database, upgrade_database
+from service.storage import create_database, upgrade_database
 from service.storage.tables import Base
-from service.tracking import Tracking, open_tracking
+from tests.integration.insights_stack import InsightsStack, insights_stack
 
 FX = FxTable(base="EUR", as_of=dt.date(2026, 10, 31), rates={"USD": Decimal("1.10")}, source="test")
 SINCE = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
@@ -248,51 +241,25 @@ QUOTES = (
 )
 
 
-@dataclass
-class World:
-    database: Database
-    insights: Insights
-    tracking: Tracking
-    carriers: ConfiguredCarriers
+World = InsightsStack
 
 
 @pytest.fixture
 async def world(database_url: str) -> AsyncIterator[World]:
-    await upgrade_database(database_url)
-    database = create_database(database_url)
-    tenancy = Tenancy(database)
-    for merchant in ("m1", "m2"):
-        await tenancy.ensure_merchant(merchant, merchant.upper())
-    carriers = build_carriers(load_accounts(default_data_file("carriers.toml")), {})
-    bus = await open_bus("memory://")
-    tracking = await open_tracking(
-        Settings(), database, bus, carriers.adapters, ServiceMetrics(), start_poller=False
-    )
-    insights = await open_insights(
-        InsightsConfig(),
-        database=database,
-        fx=FX,
-        accounts=carriers.accounts,
-        tracking=tracking.ingestion,
-        start=False,
-    )
-    for item in QUOTES:
-        insights.quote_outcomes.record(item, at(10, 1, 9))
-    await insights.quote_outcomes.flush()
-    writer = HistoryWriter(
-        labels=LabelRepository(database),
-        registry=insights.registry,
-        ingestion=tracking.ingestion,
-        adapters=carriers.adapters,
-    )
-    assert await writer.write(HISTORY) == len(HISTORY)
-    await insights.journeys.catch_up()
-    yield World(database, insights, tracking, carriers)
-    await insights.close()
-    await tracking.close()
-    await bus.close()
-    await carriers.close()
-    await database.dispose()
+    async with insights_stack(database_url, FX, {"m1": "M1", "m2": "M2"}) as stack:
+        insights = stack.insights
+        for item in QUOTES:
+            insights.quote_outcomes.record(item, at(10, 1, 9))
+        await insights.quote_outcomes.flush()
+        writer = HistoryWriter(
+            labels=LabelRepository(stack.database),
+            registry=insights.registry,
+            ingestion=stack.tracking.ingestion,
+            adapters=stack.carriers.adapters,
+        )
+        assert await writer.write(HISTORY) == len(HISTORY)
+        await insights.journeys.catch_up()
+        yield stack
 
 
 def query(**overrides: Any) -> ComparisonQuery:

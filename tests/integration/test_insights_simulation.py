@@ -8,18 +8,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from carriers.accounts import load_accounts
-from carriers.registry import ConfiguredCarriers, build_carriers
 from customs.money import FxTable, Money
-from service.bus import open_bus
-from service.config import Settings, default_data_file
-from service.insights import Insights, InsightsConfig, open_insights
+from service.config import default_data_file
 from service.insights.history import BulkHistoryWriter, HistoryWriter, SimulatedReturn
 from service.insights.model import CarrierComparison, ComparisonQuery, GroupBy
 from service.insights.profiles import load_profiles
@@ -28,11 +23,10 @@ from service.insights.simulator import HistoryGenerator, SimulationRequest
 from service.insights.tables import CarrierQuoteStatsRow, ReturnLegItemRow, ReturnLegRow
 from service.labels.model import LabelState
 from service.labels.repository import LabelRepository
-from service.metrics import ServiceMetrics
 from service.quoting.hubs import load_hubs
 from service.quoting.use_case import CarrierAnswer
-from service.storage import Database, Tenancy, create_database, upgrade_database
-from service.tracking import Tracking, open_tracking
+from service.storage import create_database
+from tests.integration.insights_stack import InsightsStack, insights_stack
 
 UNTIL = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
 FX = FxTable(
@@ -42,40 +36,13 @@ FX = FxTable(
 )
 
 
-@dataclass
-class Store:
-    database: Database
-    insights: Insights
-    tracking: Tracking
-    carriers: ConfiguredCarriers
+Store = InsightsStack
 
 
 @pytest.fixture
 async def stores(database_url: str) -> AsyncIterator[Store]:
-    await upgrade_database(database_url)
-    database = create_database(database_url)
-    tenancy = Tenancy(database)
-    for merchant in ("one", "bulk"):
-        await tenancy.ensure_merchant(merchant, merchant)
-    carriers = build_carriers(load_accounts(default_data_file("carriers.toml")), {})
-    bus = await open_bus("memory://")
-    tracking = await open_tracking(
-        Settings(), database, bus, carriers.adapters, ServiceMetrics(), start_poller=False
-    )
-    insights = await open_insights(
-        InsightsConfig(),
-        database=database,
-        fx=FX,
-        accounts=carriers.accounts,
-        tracking=tracking.ingestion,
-        start=False,
-    )
-    yield Store(database, insights, tracking, carriers)
-    await insights.close()
-    await tracking.close()
-    await bus.close()
-    await carriers.close()
-    await database.dispose()
+    async with insights_stack(database_url, FX, {"one": "one", "bulk": "bulk"}) as stack:
+        yield stack
 
 
 async def history(store: Store, merchant: str, returns: int = 30) -> list[SimulatedReturn]:
