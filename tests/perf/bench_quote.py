@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,15 +108,24 @@ max_concurrency = {MAX_CONCURRENCY}
 # Echo server (role) ----------------------------------------------------------------------------------------
 
 
+BenchHandler = Callable[[bytes, grpc.aio.ServicerContext[bytes, bytes]], Awaitable[bytes]]
+
+
 async def serve_echo(port: int) -> None:
     async def echo(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
         return request
 
+    await serve_bench_method(port, echo)
+
+
+async def serve_bench_method(port: int, handler: BenchHandler) -> None:
+    """Serve `handler` as ECHO_METHOD (bytes in, bytes out) with the Backhaul server's options; print
+    "ready" once listening (the orchestrator waits for it)."""
     server = grpc.aio.server(options=SERVER_OPTIONS)
     server.add_generic_rpc_handlers(
         (
             grpc.method_handlers_generic_handler(
-                "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
+                "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(handler)}
             ),
         )
     )

@@ -70,18 +70,7 @@ async def serve(kind: str, port: int, answer: bytes, args: argparse.Namespace) -
         _busy(back_us)
         return answer
 
-    server = grpc.aio.server(options=bench_quote.SERVER_OPTIONS)
-    server.add_generic_rpc_handlers(
-        (
-            grpc.method_handlers_generic_handler(
-                "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(handler)}
-            ),
-        )
-    )
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    print("ready", flush=True)
-    await server.wait_for_termination()
+    await bench_quote.serve_bench_method(port, handler)
 
 
 def captured_answer(workdir: Path, request: bytes, carriers: int) -> bytes:
