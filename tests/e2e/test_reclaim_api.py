@@ -185,19 +185,21 @@ def _us_return_to_the_canadian_hub(today: dt.date) -> common_pb2.ReturnShipment:
     )
 
 
+def _buy_us_return_to_the_canadian_hub(labels: Authorized, idempotency_key: str) -> labels_pb2.ReturnLabel:
+    """A cross-border label from the sandbox carrier, recorded with a US drawback claim."""
+    request = labels_pb2.CreateReturnLabelRequest(
+        idempotency_key=idempotency_key,
+        shipment=_us_return_to_the_canadian_hub(dt.datetime.now(dt.UTC).date()),
+        explicit_rate=labels_pb2.ExplicitRate(carrier_account_id="sandbox", service_code="sandbox_standard"),
+    )
+    return labels.CreateReturnLabel(request).label  # type: ignore[no-any-return]
+
+
 def test_a_cross_border_label_records_a_claim_that_tracking_makes_ready_to_file(
     server: ServerProcess, channel: grpc.Channel, customs: Authorized
 ) -> None:
     labels = Authorized(labels_pb2_grpc.LabelsServiceStub(channel), server.create_key("merchant-reclaim"))
-    bought = labels.CreateReturnLabel(
-        labels_pb2.CreateReturnLabelRequest(
-            idempotency_key="reclaim-e2e-1",
-            shipment=_us_return_to_the_canadian_hub(dt.datetime.now(dt.UTC).date()),
-            explicit_rate=labels_pb2.ExplicitRate(
-                carrier_account_id="sandbox", service_code="sandbox_standard"
-            ),
-        )
-    ).label
+    bought = _buy_us_return_to_the_canadian_hub(labels, "reclaim-e2e-1")
     listed = customs.ListReclaimClaims(customs_pb2.ListReclaimClaimsRequest(label_id=bought.id)).claims
     assert listed, server.logs()[-3000:]
     assert all(claim.regime.jurisdiction == "US" for claim in listed)
@@ -252,15 +254,7 @@ def test_voiding_a_label_cancels_its_claims(
     server: ServerProcess, channel: grpc.Channel, customs: Authorized
 ) -> None:
     labels = Authorized(labels_pb2_grpc.LabelsServiceStub(channel), server.create_key("merchant-reclaim"))
-    bought = labels.CreateReturnLabel(
-        labels_pb2.CreateReturnLabelRequest(
-            idempotency_key="reclaim-e2e-void",
-            shipment=_us_return_to_the_canadian_hub(dt.datetime.now(dt.UTC).date()),
-            explicit_rate=labels_pb2.ExplicitRate(
-                carrier_account_id="sandbox", service_code="sandbox_standard"
-            ),
-        )
-    ).label
+    bought = _buy_us_return_to_the_canadian_hub(labels, "reclaim-e2e-void")
     assert bought.reclaim_estimate.status == customs_pb2.RECLAIM_CLAIM_STATUS_ESTIMATED
 
     voided = labels.VoidReturnLabel(
