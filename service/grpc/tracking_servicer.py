@@ -30,11 +30,11 @@ from service.tracking.model import EventSource, IngestOutcome, LoggedEvent
 from service.tracking.partner_scans import PartnerScan
 from service.tracking.queries import ParcelTracking
 from service.tracking.runtime import Tracking
-from service.tracking.streams import EventBatch, Heartbeat, ReplayComplete, StreamItem
+from service.tracking.streams import REPLAY_PAGE, EventBatch, Heartbeat, ReplayComplete, StreamItem
 
 MIN_HEARTBEAT_SECONDS = 1.0
-MAX_EVENTS_PER_MESSAGE = 500  # the replay page size: a page fits one message
 MAX_HEARTBEAT_SECONDS = 60.0
+MAX_EVENTS_PER_MESSAGE = REPLAY_PAGE  # a replay page fits one message
 # Events converted once and shared by every stream that delivers them (per-label and merchant-wide).
 _CONVERTED_EVENTS = 4096
 
