@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from service.collector import CollectorThresholds
+
 ENV_PREFIX = "BACKHAUL_"
 CONFIG_FILE_VARIABLE = "BACKHAUL_CONFIG"
 # Read by client commands (`backhaul quote`), not by the server: the server's settings loader skips it.
@@ -335,6 +337,14 @@ class Settings:
         metadata=_meta(
             _parse_existing_file,
             "weights of CompareCarriers' composite score (TOML); unset: the packaged default weights",
+        ),
+    )
+    gc_thresholds: CollectorThresholds = field(
+        default=CollectorThresholds(5000, 20, 10),
+        metadata=_meta(
+            CollectorThresholds.parse,
+            "garbage collector thresholds applied once the server is up, young,middle,old (CPython's "
+            "default: 700,10,10); what start-up built is frozen out of collections then",
         ),
     )
 

@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.sdk.trace import TracerProvider
 
 from service.app import Application, build_application
+from service.collector import settle_after_start
 from service.config import ConfigError, Settings
 from service.grpc.pipeline import RpcPipeline
 from service.grpc.services import register_contract
@@ -181,6 +182,7 @@ async def _serve(settings: Settings, tracer_provider: TracerProvider | None) -> 
     except BaseException:
         await application.close()
         raise
+    settle_after_start(settings.gc_thresholds)
     await stop.wait()
     await server.drain()
     return 0

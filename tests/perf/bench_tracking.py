@@ -43,6 +43,7 @@ from google.protobuf import timestamp_pb2
 from backhaul.v1 import tracking_pb2, tracking_pb2_grpc
 from service.app import build_application
 from service.cli import serving_loop_factory
+from service.collector import settle_after_start
 from service.config import Settings
 from service.logging import configure_logging
 from service.server import BackhaulServer
@@ -450,6 +451,7 @@ async def _serve_and_measure(args: argparse.Namespace) -> dict[str, Any]:
             "BACKHAUL_QUOTE_TOKEN_SECRET": secrets.token_urlsafe(48),
             "BACKHAUL_LOG_LEVEL": "WARNING",
             "BACKHAUL_TRACKING_HEARTBEAT_SECONDS": "15",
+            "BACKHAUL_GC_THRESHOLDS": args.gc_thresholds,
         }
         settings = Settings.load(environ)
         application = await build_application(settings)
@@ -468,6 +470,7 @@ async def _serve_and_measure(args: argparse.Namespace) -> dict[str, Any]:
             tokens.append(tracking.tokens.issue(MERCHANT, label))
         server = BackhaulServer(application)
         ports = await server.start()
+        settle_after_start(settings.gc_thresholds)  # as `backhaul serve` does once it is up
         baseline, baseline_port = await start_baseline(
             {number: f"{run_id}-{index}" for index, number in enumerate(numbers)}
         )
@@ -515,6 +518,7 @@ def _summary(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]
         "cores": multiprocessing.cpu_count(),
         "loop": "asyncio" if serving_loop_factory() is None else "uvloop",
         "reclaim_follower": not args.without_reclaim_follower,
+        "gc_thresholds": args.gc_thresholds,
     }
     if args.find_max:
         at_max = next((lvl for lvl in ours["levels"] if lvl["rate"] == ours["max_events_per_s"]), None)
@@ -584,6 +588,11 @@ def main() -> None:
     parser.add_argument("--max-p99-ms", type=float, default=100.0)
     parser.add_argument("--database-url", default="", help="default: SQLite in a temporary directory")
     parser.add_argument("--bus-url", default="memory://")
+    parser.add_argument(
+        "--gc-thresholds",
+        default=str(Settings().gc_thresholds),
+        help="BACKHAUL_GC_THRESHOLDS of the server (700,10,10: CPython's default)",
+    )
     parser.add_argument(
         "--without-reclaim-follower",
         action="store_true",
