@@ -43,7 +43,7 @@ from google.protobuf import timestamp_pb2
 from backhaul.v1 import tracking_pb2, tracking_pb2_grpc
 from service.app import build_application
 from service.cli import serving_loop_factory
-from service.collector import settle_after_start
+from service.collector import CollectorThresholds, settle_after_start
 from service.config import Settings
 from service.logging import configure_logging
 from service.server import BackhaulServer
@@ -179,6 +179,7 @@ class Plan:
     batch_interval: float
     max_p99_ms: float
     run_id: str
+    gc_thresholds: str  # the client process settles its collector as the server does, once subscribed
 
 
 @dataclass
@@ -410,6 +411,9 @@ class Client:
 async def _client_main(plan: Plan) -> dict[str, Any]:
     client = Client(plan)
     await client.subscribe_all()
+    # Without this the client's own full collections (over 100 ms with a thousand open streams) stalled
+    # its receiving and counted against whichever server it was measuring.
+    settle_after_start(CollectorThresholds.parse(plan.gc_thresholds))
     try:
         if plan.find_max:
             best, levels = await client.find_max()
@@ -486,6 +490,7 @@ async def _serve_and_measure(args: argparse.Namespace) -> dict[str, Any]:
             "batch_interval": args.batch_interval_ms / 1000,
             "max_p99_ms": args.max_p99_ms,
             "run_id": run_id,
+            "gc_thresholds": args.gc_thresholds,
         }
         loop = asyncio.get_running_loop()
         try:
