@@ -7,7 +7,9 @@ import asyncio
 import dataclasses
 import datetime as dt
 import random
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from carriers.tracking import TrackingStatus
 from service.storage.engine import Database, create_database
 from service.storage.schema import upgrade_database
 from service.storage.tenancy import Tenancy
+from service.tracking import sqlite_appender
 from service.tracking.event_log import EventLog
 from service.tracking.milestones import MilestoneRules, ReturnMilestone, ReturnRoute
 from service.tracking.model import EventSource, IngestOutcome, PendingEvent, TrackedShipment
@@ -200,4 +203,46 @@ async def test_concurrent_appenders_commit_in_cursor_order(postgres_url: str) ->
         assert [r.cursor for r in first] == [r.cursor for r in second]
     finally:
         log.close()
+        await database.dispose()
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+async def test_the_sqlite_appender_truncates_its_write_ahead_log_once_no_reader_needs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "log.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await upgrade_database(url)
+    database = create_database(url)
+    await Tenancy(database).ensure_merchant("acme", "Acme")
+    event_log = EventLog(database, MilestoneRules())
+    limit = 64 * 1024
+    monkeypatch.setattr(sqlite_appender, "WAL_TRUNCATE_BYTES", limit)
+    wal = Path(f"{path}-wal")
+    try:
+        parcel = await _shipment(database, "SB1")
+        appended = 0
+
+        async def append_scans() -> None:
+            nonlocal appended
+            await event_log.append([_pending(parcel, S.IN_TRANSIT, appended + i) for i in range(100)])
+            appended += 100
+
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM tracking_events").fetchone()  # holds its snapshot
+        while _size(wal) <= limit:
+            await append_scans()
+        await append_scans()
+        assert _size(wal) > limit  # the reader's snapshot still needs the log
+        reader.execute("COMMIT")
+        reader.close()
+        await append_scans()
+        assert _size(wal) == 0
+        assert await event_log.head() == appended
+    finally:
+        event_log.close()
         await database.dispose()
