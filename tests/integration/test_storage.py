@@ -188,7 +188,8 @@ def test_the_sqlite_writer_engine_configures_its_connection_alike_and_begins_imm
         with engine.begin() as connection:
             assert connection.scalar(text("PRAGMA journal_mode")) == "wal"
             assert connection.scalar(text("PRAGMA foreign_keys")) == 1
-            assert connection.scalar(text("PRAGMA busy_timeout")) == 10_000
+            # No busy handler: it retries BEGIN IMMEDIATE itself (tests/unit/storage/test_engine.py).
+            assert connection.scalar(text("PRAGMA busy_timeout")) == 0
             assert connection.scalar(text("PRAGMA synchronous")) == 1  # NORMAL
             # BEGIN IMMEDIATE: the write lock is held from the start, before anything is written.
             with pytest.raises(sqlite3.OperationalError, match="locked"):
