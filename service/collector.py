@@ -30,12 +30,9 @@ class CollectorThresholds:
 
     @classmethod
     def parse(cls, value: str) -> CollectorThresholds:
-        parts = value.split(",")
-        if len(parts) != 3:
-            raise ValueError("expected three whole numbers separated by commas, e.g. 5000,20,10")
         try:
-            young, middle, old = (int(part) for part in parts)
-        except ValueError:
+            young, middle, old = (int(part) for part in value.split(","))
+        except ValueError:  # not three parts, or one is not a whole number
             raise ValueError("expected three whole numbers separated by commas, e.g. 5000,20,10") from None
         if min(young, middle, old) <= 0:
             raise ValueError("each threshold must be greater than zero")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,14 +105,13 @@ def create_sqlite_writer_engine(url: URL) -> Engine:
     group streamed that much later. Once BEGIN IMMEDIATE holds the lock, nothing else in a WAL transaction
     waits for one, so the connection's own busy timeout is zero."""
     engine = create_engine(url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0)
-    event.listen(engine, "connect", _configure_sqlite_connection)
-    event.listen(engine, "connect", _without_busy_handler)
+    event.listen(engine, "connect", _sqlite_connection_setup(busy_handler=False))
     event.listen(engine, "begin", _begin_immediate_polling)
     return engine
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+    event.listen(engine.sync_engine, "connect", _sqlite_connection_setup(busy_handler=True))
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
@@ -119,28 +119,28 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE_INTENT) else "BEGIN")
 
 
-def _configure_sqlite_connection(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    # Take transaction control away from the sqlite3 module (which skips BEGIN before SELECT and breaks
-    # SAVEPOINT); the engines' `begin` hooks emit BEGIN themselves.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        # busy_timeout first: switching to WAL needs a lock that a concurrent opener may hold.
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        # With WAL, NORMAL loses no committed data on a process crash, only possibly on power loss.
-        cursor.execute("PRAGMA synchronous = NORMAL")
-    finally:
-        cursor.close()
+def _sqlite_connection_setup(*, busy_handler: bool) -> Callable[[DBAPIConnection, ConnectionPoolEntry], None]:
+    """The `connect` listener configuring every SQLite connection of the service. Without `busy_handler`
+    the connection waits for nothing once configured (the appender's, see _begin_immediate_polling)."""
 
+    def configure(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # Take transaction control away from the sqlite3 module (which skips BEGIN before SELECT and breaks
+        # SAVEPOINT); the engines' `begin` hooks emit BEGIN themselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching to WAL needs a lock that a concurrent opener may hold.
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            # With WAL, NORMAL loses no committed data on a process crash, only possibly on power loss.
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            if not busy_handler:
+                cursor.execute("PRAGMA busy_timeout = 0")
+        finally:
+            cursor.close()
 
-def _without_busy_handler(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA busy_timeout = 0")
-    finally:
-        cursor.close()
+    return configure
 
 
 def _begin_immediate_polling(connection: Connection) -> None:

@@ -58,17 +58,18 @@ class SqliteAppender:
 
     def _bound_wal(self) -> None:
         try:
-            if self._wal is None or self._wal.stat().st_size <= WAL_TRUNCATE_BYTES:
-                return
+            size = self._wal.stat().st_size if self._wal is not None else 0
         except FileNotFoundError:
+            return
+        if size <= WAL_TRUNCATE_BYTES:
             return
         with self._engine.connect() as connection:
             # On the DB-API connection: outside any transaction (a checkpoint cannot run inside one).
             dbapi_connection = connection.connection.dbapi_connection
             assert dbapi_connection is not None
-            busy, frames, copied = dbapi_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            busy = dbapi_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         if not busy:
-            log.debug("tracking.wal_truncated", frames=frames, copied=copied)
+            log.debug("tracking.wal_truncated", bytes=size)
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
